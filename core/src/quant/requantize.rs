@@ -1,0 +1,158 @@
+//! Fixed-point requantization exactly as TFLite's reference kernels (gemmlowp
+//! `fixedpoint.h`, TFLite `quantization_util.cc`, `common.h`).
+
+/// gemmlowp `SaturatingRoundingDoublingHighMul`: the high 32 bits of `2·a·b`,
+/// rounded half away from zero; `i32::MIN·i32::MIN` saturates to `i32::MAX`.
+#[inline(always)]
+pub const fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge: i64 = if ab >= 0 { 1 << 30 } else { 1 - (1 << 30) };
+    // C division truncates toward zero; so does Rust's `/` on i64.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// gemmlowp `RoundingDivideByPOT`: `x / 2^exponent` rounded half away from
+/// zero, for `exponent` in `0..=31`. Exponents outside that range are clamped
+/// into it (TFLite never produces them).
+#[inline(always)]
+pub const fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    let e = if exponent < 0 {
+        0
+    } else if exponent > 31 {
+        31
+    } else {
+        exponent
+    };
+    let mask: i32 = ((1i64 << e) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + if x < 0 { 1 } else { 0 };
+    (x >> e) + if remainder > threshold { 1 } else { 0 }
+}
+
+/// TFLite `MultiplyByQuantizedMultiplier` with the default double rounding:
+/// `RoundingDivideByPOT(SRDHM(x·2^left, m), right)` where `left = max(shift, 0)`
+/// and `right = max(−shift, 0)`.
+///
+/// The left shift wraps like TFLite's `x * (1 << left_shift)` on two's
+/// complement hardware.
+#[inline(always)]
+pub const fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let left = if shift > 0 { shift } else { 0 };
+    let right = if shift > 0 { 0 } else { -shift };
+    let left = if left > 31 { 31 } else { left };
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left), multiplier),
+        right,
+    )
+}
+
+/// TFLite `QuantizeMultiplier`: splits a real multiplier `m` into a Q31
+/// fixed-point `multiplier` in `[2^30, 2^31)` and a power-of-two `shift`, so
+/// that `m ≈ multiplier · 2^(shift − 31)`.
+///
+/// `frexp`, round half away from zero, the `2^31` carry and the
+/// `shift < −31` flush to zero, as TFLite does. A zero, negative or
+/// non-finite `m` gives `(0, 0)`.
+pub fn quantize_multiplier(m: f64) -> (i32, i32) {
+    if !(m > 0.0) || !m.is_finite() {
+        return (0, 0);
+    }
+    let (q, mut shift) = libm::frexp(m);
+    let mut q_fixed = libm::round(q * (1u64 << 31) as f64) as i64;
+    if q_fixed == 1i64 << 31 {
+        q_fixed /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        shift = 0;
+        q_fixed = 0;
+    }
+    // TFLite caps the left shift at 30 (a multiplier ≥ 2^30 is meaningless).
+    if shift > 30 {
+        shift = 30;
+        q_fixed = (1i64 << 31) - 1;
+    }
+    (q_fixed as i32, shift)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn srdhm_saturates_only_at_min_min() {
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MAX), -i32::MAX);
+        assert_eq!(saturating_rounding_doubling_high_mul(i32::MAX, i32::MAX), i32::MAX - 1);
+    }
+
+    #[test]
+    fn srdhm_rounds_ties_toward_positive_infinity() {
+        // The result is a·b / 2^31. A positive tie (+0.5) rounds up to 1; a
+        // negative tie (−0.5) rounds to 0, because gemmlowp's negative nudge
+        // is 1 − 2^30 and the division truncates.
+        assert_eq!(saturating_rounding_doubling_high_mul(1, 1 << 30), 1);
+        assert_eq!(saturating_rounding_doubling_high_mul(-1, 1 << 30), 0);
+        assert_eq!(saturating_rounding_doubling_high_mul(1, (1 << 30) - 1), 0);
+        assert_eq!(saturating_rounding_doubling_high_mul(-1, (1 << 30) + 1), -1);
+        assert_eq!(saturating_rounding_doubling_high_mul(3, 1 << 30), 2); // 1.5 → 2
+        assert_eq!(saturating_rounding_doubling_high_mul(-3, 1 << 30), -1); // −1.5 → −1
+    }
+
+    #[test]
+    fn rdbpot_rounds_half_away_from_zero() {
+        assert_eq!(rounding_divide_by_pot(5, 1), 3);
+        assert_eq!(rounding_divide_by_pot(-5, 1), -3);
+        assert_eq!(rounding_divide_by_pot(4, 1), 2);
+        assert_eq!(rounding_divide_by_pot(-3, 1), -2);
+        assert_eq!(rounding_divide_by_pot(-2, 2), -1); // -0.5 → -1
+        assert_eq!(rounding_divide_by_pot(2, 2), 1); // 0.5 → 1
+        assert_eq!(rounding_divide_by_pot(1, 2), 0);
+        assert_eq!(rounding_divide_by_pot(-1, 2), 0);
+        assert_eq!(rounding_divide_by_pot(i32::MIN, 31), -1);
+        assert_eq!(rounding_divide_by_pot(i32::MAX, 31), 1);
+        assert_eq!(rounding_divide_by_pot(7, 0), 7);
+    }
+
+    #[test]
+    fn quantize_multiplier_matches_tflite_shapes() {
+        assert_eq!(quantize_multiplier(0.5), (1 << 30, 0));
+        assert_eq!(quantize_multiplier(1.0), (1 << 30, 1));
+        assert_eq!(quantize_multiplier(0.25), (1 << 30, -1));
+        assert_eq!(quantize_multiplier(0.0), (0, 0));
+        // Rounds up to 2^31: carry into the shift.
+        let just_below_one = 1.0 - 1e-12;
+        assert_eq!(quantize_multiplier(just_below_one), (1 << 30, 1));
+        // Below 2^-32: flushed to zero.
+        assert_eq!(quantize_multiplier(1e-12), (0, 0));
+    }
+
+    #[test]
+    fn multiplier_round_trip_is_close() {
+        for &m in &[0.000_123, 0.003_9, 0.071, 0.5, 0.999, 1.7, 12.5] {
+            let (q, s) = quantize_multiplier(m);
+            let back = q as f64 * libm::pow(2.0, (s - 31) as f64);
+            assert!((back - m).abs() <= m * 1e-9, "{m} -> {q},{s} -> {back}");
+            let x = 1_000_000;
+            let got = multiply_by_quantized_multiplier(x, q, s);
+            assert!((got as f64 - x as f64 * m).abs() <= 1.0, "{m}: {got}");
+        }
+    }
+
+    #[test]
+    fn shifts_span_minus31_to_30() {
+        // multiplier 2^30 is 0.5 in Q31: the result is round(x · 0.5 · 2^shift).
+        for shift in -31..=10 {
+            let got = multiply_by_quantized_multiplier(1 << 20, 1 << 30, shift);
+            let exact = libm::round(libm::pow(2.0, (19 + shift) as f64)) as i32;
+            assert_eq!(got, exact, "shift {shift}");
+        }
+        for shift in 11..=30 {
+            let got = multiply_by_quantized_multiplier(1, 1 << 30, shift);
+            assert_eq!(got, 1 << (shift - 1), "shift {shift}");
+        }
+    }
+}
