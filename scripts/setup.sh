@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything Axon's two commands need on a fresh machine. Idempotent:
+# a second run only checks. Needs root for apt-get (CI and dev machines run as root).
+set -euo pipefail
+
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf \
+    aarch64-unknown-linux-gnu >/dev/null
+rustup component add rustfmt clippy >/dev/null
+rustup component add miri rust-src --toolchain nightly >/dev/null
+
+need_apt=()
+command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)
+command -v qemu-aarch64 >/dev/null || need_apt+=(qemu-user)
+command -v arm-none-eabi-size >/dev/null || need_apt+=(binutils-arm-none-eabi)
+command -v aarch64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
