@@ -19,3 +19,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# --- issue 4: cargo-fuzz, for the bounded fuzz run in scripts/test.sh ---
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# --- end issue 4 ---
+
+# --- issue 6: firmware under QEMU: defmt-print decodes the firmware's log ---
+# (qemu-system-arm, binutils-arm-none-eabi and the thumb targets are above.)
+command -v defmt-print >/dev/null || cargo install defmt-print --locked
+# --- end issue 6 ---

@@ -7,7 +7,10 @@
 extern crate std;
 
 pub mod activations;
+pub mod blob;
+pub mod crc32;
 mod error;
+pub mod int8;
 pub mod kernels;
 pub mod layers;
 pub mod quant;

@@ -3,3 +3,8 @@
 //! inference it does goes through `axon-core`, the same code the MCU runs.
 
 pub mod cli;
+pub mod data;
+pub mod export;
+pub mod model;
+pub mod quantize;
+pub mod train;

@@ -50,16 +50,16 @@ impl Activation {
     pub fn apply(&self, xs: &mut [f32]) {
         match *self {
             Activation::Identity => {}
-            Activation::Relu => xs.iter_mut().for_each(|x| *x = relu(*x)),
+            Activation::Relu => crate::kernels::dispatch::relu_f32(xs),
             Activation::LeakyRelu { alpha } => {
                 xs.iter_mut().for_each(|x| *x = leaky_relu(*x, alpha))
             }
-            Activation::Sigmoid => xs.iter_mut().for_each(|x| *x = sigmoid(*x)),
+            Activation::Sigmoid => crate::kernels::dispatch::sigmoid_f32(xs),
             Activation::Tanh => xs.iter_mut().for_each(|x| *x = tanh(*x)),
             Activation::GeluTanh => xs.iter_mut().for_each(|x| *x = gelu_tanh(*x)),
             Activation::GeluErf => xs.iter_mut().for_each(|x| *x = gelu_erf(*x)),
-            Activation::Silu => xs.iter_mut().for_each(|x| *x = silu(*x)),
-            Activation::Softmax => softmax(xs),
+            Activation::Silu => crate::kernels::dispatch::silu_f32(xs),
+            Activation::Softmax => crate::kernels::dispatch::softmax_f32(xs),
         }
     }
 

@@ -57,7 +57,7 @@ pub(crate) fn check_gemv_shapes(w: usize, x: usize, b: usize, y: usize) -> Resul
             found: b,
         });
     }
-    let expected = y.checked_mul(x).unwrap_or(usize::MAX);
+    let expected = y.saturating_mul(x);
     if w != expected {
         return Err(Error::ShapeMismatch { expected, found: w });
     }

@@ -52,7 +52,9 @@ impl FullyConnectedParams<'_> {
     pub fn requantize(&self, acc: i32, c: usize) -> i8 {
         let (m, s) = self.channel(c);
         let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(self.output_offset);
-        v.clamp(self.act_min as i32, self.act_max as i32) as i8
+        // max-then-min rather than `clamp`, which panics on `act_min > act_max`
+        // (equal results whenever the bounds are ordered).
+        v.max(self.act_min as i32).min(self.act_max as i32) as i8
     }
 }
 
@@ -65,6 +67,166 @@ pub fn fully_connected_i8(
     p: &FullyConnectedParams<'_>,
     y: &mut [i8],
 ) -> Result<(), Error> {
+    check_fc_shapes(w, x, bias, p, y)?;
+    crate::kernels::dispatch::fully_connected_i8(w, x, bias, p, y);
+    Ok(())
+}
+
+/// int8 fully connected with the per-row weight sums `row_sums[c] = Σ_d w[c, d]`
+/// precomputed (by [`weight_row_sums`], once, at load time). Same result as
+/// [`fully_connected_i8`]; the AVX-512 VNNI kernel needs these sums for its
+/// unsigned-input offset correction and otherwise computes them on every
+/// call. `row_sums` must have one entry per output and must be what
+/// [`weight_row_sums`] writes for `w`: sums from elsewhere (for example an
+/// untrusted blob) are not verified here.
+pub fn fully_connected_i8_with_row_sums(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    row_sums: &[i32],
+    p: &FullyConnectedParams<'_>,
+    y: &mut [i8],
+) -> Result<(), Error> {
+    if row_sums.len() != y.len() {
+        return Err(Error::ShapeMismatch {
+            expected: y.len(),
+            found: row_sums.len(),
+        });
+    }
+    check_fc_shapes(w, x, bias, p, y)?;
+    crate::kernels::dispatch::fully_connected_i8_with_row_sums(w, x, bias, row_sums, p, y);
+    Ok(())
+}
+
+/// Writes `out[c] = Σ_d w[c, d]` (wrapping i32) for `w` output-major with
+/// `cols` columns: the load-time input of
+/// [`fully_connected_i8_with_row_sums`]. `out` needs `w.len() / cols` entries.
+pub fn weight_row_sums(w: &[i8], cols: usize, out: &mut [i32]) -> Result<(), Error> {
+    let rows = w.len().checked_div(cols).unwrap_or(out.len());
+    if rows.checked_mul(cols) != Some(w.len()) || out.len() != rows {
+        return Err(Error::ShapeMismatch {
+            expected: rows,
+            found: out.len(),
+        });
+    }
+    if cols == 0 {
+        out.fill(0);
+        return Ok(());
+    }
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        *o = row.iter().fold(0i32, |a, &v| a.wrapping_add(v as i32));
+    }
+    Ok(())
+}
+
+/// Rows per block of the VNNI-packed weight layout ([`pack_vnni`]).
+pub const VNNI_ROWS: usize = 16;
+/// Columns per group of the VNNI-packed weight layout.
+pub const VNNI_COLS: usize = 4;
+/// A packed weight byte is `w ^ VNNI_FLIP`: the unsigned `w + 128`.
+pub(crate) const VNNI_FLIP: u8 = 0x80;
+
+/// Length in bytes of `rows × cols` weights packed by [`pack_vnni`]: rows
+/// rounded up to [`VNNI_ROWS`], columns to [`VNNI_COLS`]; `None` on overflow.
+pub fn packed_vnni_len(rows: usize, cols: usize) -> Option<usize> {
+    rows.div_ceil(VNNI_ROWS)
+        .checked_mul(VNNI_ROWS)?
+        .checked_mul(cols.div_ceil(VNNI_COLS).checked_mul(VNNI_COLS)?)
+}
+
+/// Where weight `(r, c)` lives in the VNNI-packed layout: blocks of 16 rows,
+/// inside a block groups of 4 columns, each group 64 bytes holding the 4
+/// weights of each of the 16 rows (`[r0c0 r0c1 r0c2 r0c3 r1c0 …]`), each
+/// stored as the unsigned byte `w + 128` (`w ^ 0x80`; padding is the weight
+/// 0, stored as `0x80`). One `vpdpbusd` then multiplies 16 rows of unsigned
+/// weights by a broadcast group of 4 signed inputs, straight from memory,
+/// and leaves one row total per i32 lane: no horizontal sums, no per-call
+/// conversion of the inputs. The `+128` costs `128·Σx` per call, subtracted
+/// exactly in i32.
+#[inline(always)]
+pub(crate) fn vnni_index(r: usize, c: usize, groups: usize) -> usize {
+    ((r / VNNI_ROWS) * groups + c / VNNI_COLS) * (VNNI_ROWS * VNNI_COLS)
+        + (r % VNNI_ROWS) * VNNI_COLS
+        + c % VNNI_COLS
+}
+
+/// Packs output-major `w` (`rows × cols`) into the VNNI layout (padding is
+/// zero), once, at load time: the weight input of
+/// [`fully_connected_i8_packed`]. `out` must be [`packed_vnni_len`] long.
+pub fn pack_vnni(w: &[i8], cols: usize, out: &mut [i8]) -> Result<(), Error> {
+    let rows = w.len().checked_div(cols).unwrap_or(0);
+    let need = packed_vnni_len(rows, cols).unwrap_or(usize::MAX);
+    if rows.checked_mul(cols) != Some(w.len()) || out.len() != need {
+        return Err(Error::ShapeMismatch {
+            expected: need,
+            found: out.len(),
+        });
+    }
+    out.fill(VNNI_FLIP as i8);
+    let groups = cols.div_ceil(VNNI_COLS);
+    for (r, row) in w.chunks_exact(cols.max(1)).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[vnni_index(r, c, groups)] = ((v as u8) ^ VNNI_FLIP) as i8;
+        }
+    }
+    Ok(())
+}
+
+/// int8 fully connected on weights packed by [`pack_vnni`] (`rows = y.len()`,
+/// `cols = x.len()`), with the row sums of [`weight_row_sums`]. Same bits as
+/// [`fully_connected_i8`]. The AVX-512 VNNI kernel runs it without any
+/// horizontal sum; every other kernel runs the scalar reference on the
+/// packed layout, so pack only where [`crate::kernels::dispatch::selected`]
+/// is `Avx512`.
+pub fn fully_connected_i8_packed(
+    packed: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    row_sums: &[i32],
+    p: &FullyConnectedParams<'_>,
+    y: &mut [i8],
+) -> Result<(), Error> {
+    let need = packed_vnni_len(y.len(), x.len()).unwrap_or(usize::MAX);
+    if packed.len() != need {
+        return Err(Error::ShapeMismatch {
+            expected: need,
+            found: packed.len(),
+        });
+    }
+    if row_sums.len() != y.len() || bias.len() != y.len() || x.is_empty() {
+        return Err(Error::ShapeMismatch {
+            expected: y.len(),
+            found: if x.is_empty() {
+                0
+            } else {
+                row_sums.len().min(bias.len())
+            },
+        });
+    }
+    let channels = p.multiplier.len();
+    if p.shift.len() != channels || (channels != 1 && channels != y.len()) {
+        return Err(Error::ShapeMismatch {
+            expected: y.len(),
+            found: channels,
+        });
+    }
+    crate::kernels::dispatch::fully_connected_i8_packed(packed, x, bias, row_sums, p, y);
+    Ok(())
+}
+
+/// The input offsets for which `x + input_offset` fits i16 for every int8
+/// `x`: the widening kernels (AVX2, NEON) add the offset in i16 and fall back
+/// to the scalar reference outside this range.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) const I16_OFFSET_RANGE: core::ops::RangeInclusive<i32> = -32640..=32640;
+
+fn check_fc_shapes(
+    w: &[i8],
+    x: &[i8],
+    bias: &[i32],
+    p: &FullyConnectedParams<'_>,
+    y: &[i8],
+) -> Result<(), Error> {
     crate::kernels::gemv_f32::check_gemv_shapes(w.len(), x.len(), bias.len(), y.len())?;
     let channels = p.multiplier.len();
     if p.shift.len() != channels || (channels != 1 && channels != y.len()) {
@@ -73,7 +235,6 @@ pub fn fully_connected_i8(
             found: channels,
         });
     }
-    crate::kernels::dispatch::fully_connected_i8(w, x, bias, p, y);
     Ok(())
 }
 
@@ -86,9 +247,36 @@ impl Scalar {
     pub fn accumulate(row: &[i8], x: &[i8], input_offset: i32, bias: i32) -> i32 {
         let mut acc: i32 = 0;
         for (&wi, &xi) in row.iter().zip(x) {
-            acc = acc.wrapping_add((wi as i32).wrapping_mul((xi as i32).wrapping_add(input_offset)));
+            acc =
+                acc.wrapping_add((wi as i32).wrapping_mul((xi as i32).wrapping_add(input_offset)));
         }
         acc.wrapping_add(bias)
+    }
+
+    /// The whole layer on VNNI-packed weights ([`pack_vnni`]), `rows =
+    /// y.len()`, `cols = x.len()`. Total: rows whose weights or bias are
+    /// missing are left as they are.
+    pub fn fully_connected_packed(
+        packed: &[i8],
+        x: &[i8],
+        bias: &[i32],
+        p: &FullyConnectedParams<'_>,
+        y: &mut [i8],
+    ) {
+        let groups = x.len().div_ceil(VNNI_COLS);
+        for (r, (yr, &b)) in y.iter_mut().zip(bias).enumerate() {
+            let mut acc = b;
+            for (c, &xc) in x.iter().enumerate() {
+                let Some(&stored) = packed.get(vnni_index(r, c, groups)) else {
+                    return;
+                };
+                let wv = ((stored as u8) ^ VNNI_FLIP) as i8;
+                acc = acc.wrapping_add(
+                    (wv as i32).wrapping_mul((xc as i32).wrapping_add(p.input_offset)),
+                );
+            }
+            *yr = p.requantize(acc, r);
+        }
     }
 
     /// The whole layer. Total: with inconsistent lengths it computes the rows
@@ -107,7 +295,12 @@ impl Scalar {
             }
             return;
         }
-        for (c, ((row, &b), yc)) in w.chunks_exact(x.len()).zip(bias).zip(y.iter_mut()).enumerate() {
+        for (c, ((row, &b), yc)) in w
+            .chunks_exact(x.len())
+            .zip(bias)
+            .zip(y.iter_mut())
+            .enumerate()
+        {
             *yc = p.requantize(Self::accumulate(row, x, p.input_offset, b), c);
         }
     }

@@ -5,7 +5,16 @@
 //! int32 with scale `s_in·s_w[c]`. Requantization uses a Q31 multiplier and a
 //! power-of-two shift, with TFLite's default double rounding.
 
+pub mod argmax;
+pub mod lut;
+pub mod params;
 pub mod requantize;
+pub mod softmax;
+
+pub use argmax::argmax_i8;
+pub use lut::Lut;
+pub use params::QuantParams;
+pub use softmax::{softmax_i8, SoftmaxParams};
 
 pub use requantize::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,

@@ -49,6 +49,37 @@ pub const fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i3
     )
 }
 
+/// TFLite `MultiplyByQuantizedMultiplier` as built with
+/// `TFLITE_SINGLE_ROUNDING`: the exact 64-bit product `x·multiplier`
+/// rounded once, half toward +∞, to `x·multiplier / 2^(31 − shift)`.
+///
+/// This, not the double rounding of [`multiply_by_quantized_multiplier`], is
+/// what TensorFlow Lite 2.21's own interpreter computes (`tensorflow-cpu`
+/// wheel, reference kernels, and LiteRT 2.3): the vectors in
+/// `tests/data/tflite/` differ from double rounding in 51 of 24 850 output
+/// codes and from this in none. TFLite Micro keeps double rounding.
+/// Shifts outside `-31..=30` (which `QuantizeMultiplier` never gives) are
+/// clamped into it; a result outside i32 (only possible for large positive
+/// shifts) wraps like TFLite's `static_cast<int32_t>`.
+#[inline(always)]
+pub const fn multiply_by_quantized_multiplier_single_rounding(
+    x: i32,
+    multiplier: i32,
+    shift: i32,
+) -> i32 {
+    let shift = if shift < -31 {
+        -31
+    } else if shift > 30 {
+        30
+    } else {
+        shift
+    };
+    // total in 1..=62; |x·multiplier| ≤ 2^62 and the nudge ≤ 2^61: no i64
+    // overflow.
+    let total = 31 - shift;
+    ((x as i64 * multiplier as i64 + (1i64 << (total - 1))) >> total) as i32
+}
+
 /// TFLite `QuantizeMultiplier`: splits a real multiplier `m` into a Q31
 /// fixed-point `multiplier` in `[2^30, 2^31)` and a power-of-two `shift`, so
 /// that `m ≈ multiplier · 2^(shift − 31)`.
@@ -57,7 +88,7 @@ pub const fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i3
 /// `shift < −31` flush to zero, as TFLite does. A zero, negative or
 /// non-finite `m` gives `(0, 0)`.
 pub fn quantize_multiplier(m: f64) -> (i32, i32) {
-    if !(m > 0.0) || !m.is_finite() {
+    if m.is_nan() || m <= 0.0 || m.is_infinite() {
         return (0, 0);
     }
     let (q, mut shift) = libm::frexp(m);
@@ -84,9 +115,18 @@ mod tests {
 
     #[test]
     fn srdhm_saturates_only_at_min_min() {
-        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
-        assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MAX), -i32::MAX);
-        assert_eq!(saturating_rounding_doubling_high_mul(i32::MAX, i32::MAX), i32::MAX - 1);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN),
+            i32::MAX
+        );
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(i32::MIN, i32::MAX),
+            -i32::MAX
+        );
+        assert_eq!(
+            saturating_rounding_doubling_high_mul(i32::MAX, i32::MAX),
+            i32::MAX - 1
+        );
     }
 
     #[test]
@@ -154,5 +194,39 @@ mod tests {
             let got = multiply_by_quantized_multiplier(1, 1 << 30, shift);
             assert_eq!(got, 1 << (shift - 1), "shift {shift}");
         }
+    }
+
+    #[test]
+    fn single_rounding_matches_tflite_where_double_rounding_does_not() {
+        // From tests/data/tflite/fc_per_channel_relu6_1x16.json, channel 14,
+        // input −128: acc 14817, multiplier 1706676251, shift −10. Exactly
+        // 11.49957…; TFLite 2.21 returns 11. Double rounding first rounds
+        // 11775.56 to 11776, then 11776 / 2^10 = 11.5 to 12.
+        let single = multiply_by_quantized_multiplier_single_rounding;
+        assert_eq!(single(14817, 1706676251, -10), 11);
+        assert_eq!(multiply_by_quantized_multiplier(14817, 1706676251, -10), 12);
+    }
+
+    #[test]
+    fn single_rounding_rounds_the_exact_product_half_up() {
+        // floor(x·m / 2^(31 − shift) + 1/2), computed independently in i128.
+        let exact = |x: i32, m: i32, s: i32| {
+            let den = 1i128 << (32 - s);
+            (2 * x as i128 * m as i128 + (den >> 1)).div_euclid(den) as i32
+        };
+        let single = multiply_by_quantized_multiplier_single_rounding;
+        let xs = [0, 1, -1, 3, -3, 14817, -14817, 1 << 20, i32::MAX, i32::MIN];
+        let ms = [1 << 30, (1 << 30) + 1, 1706676251, i32::MAX];
+        for &x in &xs {
+            for &m in &ms {
+                for s in -31..=0 {
+                    assert_eq!(single(x, m, s), exact(x, m, s), "x {x}, m {m}, shift {s}");
+                }
+            }
+        }
+        // Ties go toward +∞: 0.5 → 1, −0.5 → 0, −1.5 → −1.
+        assert_eq!(single(1, 1 << 30, 0), 1);
+        assert_eq!(single(-1, 1 << 30, 0), 0);
+        assert_eq!(single(-3, 1 << 30, 0), -1);
     }
 }

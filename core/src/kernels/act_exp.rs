@@ -1,0 +1,247 @@
+//! `expf`-based activations (sigmoid, SiLU, softmax) on AVX-512, bit-exact
+//! with the scalar definitions in [`crate::activations`].
+//!
+//! The scalar activations call `libm::expf` (FreeBSD's `e_expf.c`, plain
+//! f32 arithmetic). [`expf16`] is that algorithm lane for lane: the same
+//! constants, the same argument reduction (`k` from `INV_LN2·x ± 0.5`
+//! truncated, or ±1 near zero), the same unfused multiplies, adds and the
+//! correctly rounded division, the same special cases (NaN, overflow to
+//! +∞, underflow to 0, `1 + x` for tiny `x`) and `scalbnf`'s two-step
+//! scaling for `k > 127` or `k < −126` (multiplying by 1.0 where libm skips
+//! a step changes no bit). No fused multiply-add is used anywhere: LLVM
+//! does not contract separate `vmulps`/`vaddps` intrinsics.
+
+use core::arch::x86_64::*;
+
+const LN2_HI: f32 = 6.931_457_5e-1; // 0x3f317200
+const LN2_LO: f32 = 1.428_606_8e-6; // 0x35bfbe8e
+const INV_LN2: f32 = 1.442_695_1; // 0x3fb8aa3b
+const P1: f32 = 1.666_662_5e-1; // 0x3e2aaa8f
+const P2: f32 = -2.766_733_3e-3; // 0xbb355215
+
+/// `libm::expf` on sixteen lanes.
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+pub(crate) unsafe fn expf16(x: __m512) -> __m512 {
+    // SAFETY: register-only AVX-512 F operations.
+    unsafe {
+        let bits = _mm512_castps_si512(x);
+        let hx = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fff_ffff));
+        let neg = _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512());
+        let gt = |a: __m512i, c: i32| _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(c));
+        let ge = |a: __m512i, c: i32| _mm512_cmpge_epi32_mask(a, _mm512_set1_epi32(c));
+        let is_nan = gt(hx, 0x7f80_0000);
+        let overflow = ge(hx, 0x42b1_7218) & !neg & !is_nan;
+        let underflow = ge(hx, 0x42cf_f1b5) & neg & !is_nan;
+        let big = gt(hx, 0x3eb1_7218); // |x| > 0.5·ln2: reduce
+        let far = gt(hx, 0x3f85_1592); // |x| > 1.5·ln2: k from the product
+        let small = gt(hx, 0x3900_0000); // |x| > 2^-14: polynomial
+
+        // k: trunc(INV_LN2·x + ±0.5) far out, ±1 nearer, 0 below 0.5·ln2.
+        let half = _mm512_mask_blend_ps(neg, _mm512_set1_ps(0.5), _mm512_set1_ps(-0.5));
+        let k_far = _mm512_cvttps_epi32(_mm512_add_ps(
+            _mm512_mul_ps(_mm512_set1_ps(INV_LN2), x),
+            half,
+        ));
+        let k_near = _mm512_mask_blend_epi32(neg, _mm512_set1_epi32(1), _mm512_set1_epi32(-1));
+        let k = _mm512_mask_blend_epi32(far, k_near, k_far);
+        let k = _mm512_maskz_mov_epi32(big, k);
+        let kf = _mm512_cvtepi32_ps(k);
+        // hi = x − k·LN2_HI, lo = k·LN2_LO, x = hi − lo (only where k ≠ 0;
+        // elsewhere hi = x, lo = 0 as in libm).
+        let hi = _mm512_mask_sub_ps(x, big, x, _mm512_mul_ps(kf, _mm512_set1_ps(LN2_HI)));
+        let lo = _mm512_maskz_mul_ps(big, kf, _mm512_set1_ps(LN2_LO));
+        let r = _mm512_mask_sub_ps(x, big, hi, lo);
+
+        let one = _mm512_set1_ps(1.0);
+        let xx = _mm512_mul_ps(r, r);
+        let poly = _mm512_add_ps(_mm512_set1_ps(P1), _mm512_mul_ps(xx, _mm512_set1_ps(P2)));
+        let c = _mm512_sub_ps(r, _mm512_mul_ps(xx, poly));
+        let q = _mm512_div_ps(_mm512_mul_ps(r, c), _mm512_sub_ps(_mm512_set1_ps(2.0), c));
+        let y = _mm512_add_ps(one, _mm512_add_ps(_mm512_sub_ps(q, lo), hi));
+
+        // scalbnf(y, k): pre-scale by 2^127 (k > 127) or 2^-102 (k < −126).
+        let up = _mm512_cmpgt_epi32_mask(k, _mm512_set1_epi32(127));
+        let down = _mm512_cmplt_epi32_mask(k, _mm512_set1_epi32(-126));
+        let pre = _mm512_mask_blend_ps(up, one, _mm512_set1_ps(f32::from_bits(0x7f00_0000)));
+        let pre = _mm512_mask_blend_ps(down, pre, _mm512_set1_ps(f32::from_bits(0x0c80_0000)));
+        let n = _mm512_mask_sub_epi32(k, up, k, _mm512_set1_epi32(127));
+        let n = _mm512_mask_add_epi32(n, down, n, _mm512_set1_epi32(102));
+        let scale = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
+            n,
+            _mm512_set1_epi32(127),
+        )));
+        let y = _mm512_mul_ps(_mm512_mul_ps(y, pre), scale);
+
+        // Special cases, last wins as in libm's order of returns.
+        let y = _mm512_mask_blend_ps(small, _mm512_add_ps(one, x), y);
+        let y = _mm512_mask_blend_ps(underflow, y, _mm512_setzero_ps());
+        let y = _mm512_mask_blend_ps(overflow, y, _mm512_set1_ps(f32::INFINITY));
+        _mm512_mask_blend_ps(is_nan, y, x)
+    }
+}
+
+/// Applies `f` to `xs` sixteen lanes at a time, the tail through masked
+/// loads and stores.
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+unsafe fn map16(xs: &mut [f32], f: impl Fn(__m512) -> __m512) {
+    let n = xs.len();
+    let p = xs.as_mut_ptr();
+    let mut i = 0;
+    // SAFETY: full chunks stay below `n`; the tail is masked to `n`.
+    unsafe {
+        while i + 16 <= n {
+            _mm512_storeu_ps(p.add(i), f(_mm512_loadu_ps(p.add(i))));
+            i += 16;
+        }
+        if i < n {
+            let m = ((1u32 << (n - i)) - 1) as __mmask16;
+            let v = _mm512_maskz_loadu_ps(m, p.add(i));
+            _mm512_mask_storeu_ps(p.add(i), m, f(v));
+        }
+    }
+}
+
+/// `1 / (1 + expf(−x))`, as [`crate::activations::sigmoid`].
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+unsafe fn sigmoid16(x: __m512) -> __m512 {
+    // SAFETY: register-only AVX-512 F operations.
+    unsafe {
+        let one = _mm512_set1_ps(1.0);
+        let e = expf16(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        _mm512_div_ps(one, _mm512_add_ps(one, e))
+    }
+}
+
+/// Sigmoid in place.
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+pub(crate) unsafe fn sigmoid(xs: &mut [f32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { map16(xs, |x| sigmoid16(x)) }
+}
+
+/// SiLU `x·σ(x)` in place, as [`crate::activations::silu`].
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+pub(crate) unsafe fn silu(xs: &mut [f32]) {
+    // SAFETY: forwarded from the caller.
+    unsafe { map16(xs, |x| _mm512_mul_ps(x, sigmoid16(x))) }
+}
+
+/// Softmax in place, as [`crate::activations::softmax`]: the maximum by the
+/// same sequential `fmaxf` fold (its NaN handling is order-dependent), the
+/// exponentials sixteen at a time, the sum in the canonical order, the
+/// divisions sixteen at a time.
+///
+/// # Safety
+/// AVX-512 F must be available.
+#[inline(always)]
+pub(crate) unsafe fn softmax(xs: &mut [f32]) {
+    let m = xs.iter().fold(f32::NEG_INFINITY, |m, &x| libm::fmaxf(m, x));
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let mv = _mm512_set1_ps(m);
+        map16(xs, |x| expf16(_mm512_sub_ps(x, mv)));
+    }
+    let s = super::gemv_f32::Scalar::sum(xs);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        let sv = _mm512_set1_ps(s);
+        map16(xs, |x| _mm512_div_ps(x, sv));
+    }
+}
+
+#[cfg(all(test, not(miri)))]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    fn run(f: unsafe fn(&mut [f32]), xs: &mut [f32]) {
+        // SAFETY: the callers check AVX-512 F first.
+        unsafe { f(xs) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp_slice(xs: &mut [f32]) {
+        // SAFETY: AVX-512 F enabled.
+        unsafe { map16(xs, |x| expf16(x)) }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn sigmoid_tf(xs: &mut [f32]) {
+        // SAFETY: AVX-512 F enabled.
+        unsafe { sigmoid(xs) }
+    }
+
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    /// Every 251st f32 bit pattern (17 million of them, all exponents and
+    /// signs), plus ±4 ulps around every branch threshold of `expf`.
+    fn sweep() -> std::vec::Vec<f32> {
+        let mut v: std::vec::Vec<f32> = (0..=u32::MAX).step_by(251).map(f32::from_bits).collect();
+        for t in [
+            0x42aeac50u32,
+            0x42b17218,
+            0x42cff1b5,
+            0x3eb17218,
+            0x3f851592,
+            0x39000000,
+            0x7f800000,
+        ] {
+            for d in 0..9u32 {
+                let b = t.wrapping_add(d).wrapping_sub(4);
+                v.push(f32::from_bits(b));
+                v.push(f32::from_bits(b | 0x8000_0000));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn avx512_expf_equals_libm_on_a_sweep_of_all_bit_patterns() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let xs = sweep();
+        assert!(xs.len() > 17_000_000);
+        let mut got = xs.clone();
+        run(exp_slice, &mut got);
+        for (x, g) in xs.iter().zip(&got) {
+            let want = libm::expf(*x);
+            assert!(
+                same(*g, want),
+                "expf({x:e} = {:#x}): {g:e} vs {want:e}",
+                x.to_bits()
+            );
+        }
+    }
+
+    #[test]
+    fn avx512_sigmoid_equals_scalar_on_a_sweep() {
+        if !std::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let xs: std::vec::Vec<f32> = sweep().into_iter().step_by(7).collect();
+        let mut got = xs.clone();
+        run(sigmoid_tf, &mut got);
+        for (x, g) in xs.iter().zip(&got) {
+            let want = crate::activations::sigmoid(*x);
+            assert!(same(*g, want), "sigmoid({x:e}): {g:e} vs {want:e}");
+        }
+    }
+}

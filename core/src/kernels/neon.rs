@@ -1,0 +1,268 @@
+//! aarch64 NEON twins of the scalar references.
+//!
+//! * f32: the 16 canonical lanes are four `q` registers per row (lanes 0–3,
+//!   4–7, 8–11, 12–15), `vfmaq_f32` per step, four rows per pass. The tree:
+//!   h = 8 adds registers 0+2 and 1+3, h = 4 adds those two, h = 2 adds the
+//!   low and high halves, h = 1 the two remaining lanes. A tail shorter than
+//!   16 is copied into zero-filled buffers.
+//! * int8: inputs widened to i16 with the input offset added (exact for every
+//!   TFLite offset), weights sign-extended, `vmlal_s16` accumulates exact
+//!   products into wrapping i32 lanes. Requantization is the scalar
+//!   reference's, row by row.
+//! * ReLU: keeps `x > 0` and NaN (`x != x`), `+0.0` elsewhere.
+
+use core::arch::aarch64::*;
+
+use super::gemv_f32::F32_LANES;
+use super::gemv_i8::I16_OFFSET_RANGE;
+use super::gemv_i8::{FullyConnectedParams, Scalar as I8Scalar};
+use super::kernel::{fitting_rows, Kernel, KernelId};
+
+/// The NEON kernel. Holding a value proves the CPU has Advanced SIMD.
+#[derive(Debug, Clone, Copy)]
+pub struct Neon {
+    _proof: (),
+}
+
+impl Neon {
+    /// The kernel, if this CPU runs NEON (detected at run time with the
+    /// `std` feature, from `cfg(target_feature)` without it).
+    #[inline]
+    pub fn detect() -> Option<Self> {
+        #[cfg(feature = "std")]
+        let ok = std::arch::is_aarch64_feature_detected!("neon");
+        #[cfg(not(feature = "std"))]
+        let ok = cfg!(target_feature = "neon");
+        if ok {
+            Some(Neon { _proof: () })
+        } else {
+            None
+        }
+    }
+
+    /// The kernel without checking.
+    ///
+    /// # Safety
+    /// The CPU must support NEON.
+    #[inline(always)]
+    pub const unsafe fn new_unchecked() -> Self {
+        Neon { _proof: () }
+    }
+}
+
+impl Kernel for Neon {
+    const ID: KernelId = KernelId::Neon;
+
+    #[inline]
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        // SAFETY: `self` proves NEON; both slices have `n` elements.
+        unsafe { dot_neon(a.as_ptr(), b.as_ptr(), n) }
+    }
+
+    #[inline]
+    fn gemv_f32(self, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { gemv_f32_neon(w, x, b, y) }
+    }
+
+    #[inline]
+    fn fully_connected_i8(
+        self,
+        w: &[i8],
+        x: &[i8],
+        bias: &[i32],
+        _row_sums: &[i32],
+        p: &FullyConnectedParams<'_>,
+        y: &mut [i8],
+    ) {
+        // SAFETY: `self` proves NEON.
+        unsafe { fc_i8_neon(w, x, bias, p, y) }
+    }
+
+    #[inline]
+    fn relu_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { relu_neon(xs) }
+    }
+}
+
+/// Canonical lanes of one row, tail zero-filled.
+///
+/// # Safety
+/// NEON available; `w` and `x` readable for `n` elements.
+#[inline(always)]
+unsafe fn row_lanes(w: *const f32, x: *const f32, n: usize) -> [float32x4_t; 4] {
+    // SAFETY: chunk loads stay below `n`; the tail is read from stack
+    // copies of its `t < 16` elements.
+    unsafe {
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let full = n / F32_LANES;
+        for k in 0..full {
+            let o = k * F32_LANES;
+            for (q, a) in acc.iter_mut().enumerate() {
+                *a = vfmaq_f32(*a, vld1q_f32(w.add(o + 4 * q)), vld1q_f32(x.add(o + 4 * q)));
+            }
+        }
+        let t = n % F32_LANES;
+        if t != 0 {
+            let o = full * F32_LANES;
+            acc = tail_fma(acc, w.add(o), x.add(o), t);
+        }
+        acc
+    }
+}
+
+/// The canonical tree 8, 4, 2, 1 over four `q` registers.
+///
+/// # Safety
+/// NEON available.
+#[inline(always)]
+unsafe fn tree(acc: [float32x4_t; 4]) -> f32 {
+    // SAFETY: register-only NEON operations.
+    unsafe {
+        let h8a = vaddq_f32(acc[0], acc[2]); // lanes 0..3 + 8..11
+        let h8b = vaddq_f32(acc[1], acc[3]); // lanes 4..7 + 12..15
+        let h4 = vaddq_f32(h8a, h8b); // lanes 0..3 + 4..7
+        let h2 = vadd_f32(vget_low_f32(h4), vget_high_f32(h4)); // 0,1 + 2,3
+        vget_lane_f32::<0>(h2) + vget_lane_f32::<1>(h2)
+    }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn dot_neon(a: *const f32, b: *const f32, n: usize) -> f32 {
+    // SAFETY: the caller's bounds; NEON enabled.
+    unsafe { tree(row_lanes(a, b, n)) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn gemv_f32_neon(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+    let n = x.len();
+    if n == 0 {
+        super::gemv_f32::Scalar::gemv(w, x, b, y);
+        return;
+    }
+    let rows = fitting_rows(w.len(), n, b.len(), y.len());
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    let full = n / F32_LANES;
+    let mut r = 0;
+    // SAFETY: rows below `rows` have full weight rows; chunk loads stay
+    // below `n` in each row; the tail goes through `row_lanes`' copies.
+    unsafe {
+        while r + 4 <= rows {
+            let mut acc = [[vdupq_n_f32(0.0); 4]; 4];
+            for k in 0..full {
+                let o = k * F32_LANES;
+                let xv = [
+                    vld1q_f32(xp.add(o)),
+                    vld1q_f32(xp.add(o + 4)),
+                    vld1q_f32(xp.add(o + 8)),
+                    vld1q_f32(xp.add(o + 12)),
+                ];
+                for (j, aj) in acc.iter_mut().enumerate() {
+                    let wr = wp.add((r + j) * n + o);
+                    for (q, a) in aj.iter_mut().enumerate() {
+                        *a = vfmaq_f32(*a, vld1q_f32(wr.add(4 * q)), xv[q]);
+                    }
+                }
+            }
+            let o = full * F32_LANES;
+            for (j, aj) in acc.iter_mut().enumerate() {
+                if n > o {
+                    *aj = tail_fma(*aj, wp.add((r + j) * n + o), xp.add(o), n - o);
+                }
+                y[r + j] = tree(*aj) + b[r + j];
+            }
+            r += 4;
+        }
+        while r < rows {
+            y[r] = tree(row_lanes(wp.add(r * n), xp, n)) + b[r];
+            r += 1;
+        }
+    }
+}
+
+/// Adds a tail of `t < 16` elements to running canonical lanes.
+///
+/// # Safety
+/// NEON available; `w`, `x` readable for `t` elements.
+#[inline(always)]
+unsafe fn tail_fma(
+    mut acc: [float32x4_t; 4],
+    w: *const f32,
+    x: *const f32,
+    t: usize,
+) -> [float32x4_t; 4] {
+    let t = t.min(F32_LANES);
+    let mut wt = [0.0f32; F32_LANES];
+    let mut xt = [0.0f32; F32_LANES];
+    // SAFETY: `t` elements are readable and fit the 16-element buffers.
+    unsafe {
+        core::ptr::copy_nonoverlapping(w, wt.as_mut_ptr(), t);
+        core::ptr::copy_nonoverlapping(x, xt.as_mut_ptr(), t);
+        for (q, a) in acc.iter_mut().enumerate() {
+            *a = vfmaq_f32(
+                *a,
+                vld1q_f32(wt.as_ptr().add(4 * q)),
+                vld1q_f32(xt.as_ptr().add(4 * q)),
+            );
+        }
+    }
+    acc
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn fc_i8_neon(w: &[i8], x: &[i8], bias: &[i32], p: &FullyConnectedParams<'_>, y: &mut [i8]) {
+    let n = x.len();
+    let rows = fitting_rows(w.len(), n, bias.len(), y.len());
+    if n == 0 || !I16_OFFSET_RANGE.contains(&p.input_offset) {
+        I8Scalar::fully_connected(w, x, bias, p, y);
+        return;
+    }
+    const STEP: usize = 8;
+    let full = n / STEP;
+    let tail = full * STEP;
+    let off = p.input_offset;
+    let (wp, xp) = (w.as_ptr(), x.as_ptr());
+    // SAFETY: rows below `rows` have `n` readable weight bytes; 8-byte chunk
+    // loads stay below `n`.
+    unsafe {
+        let off16 = vdupq_n_s16(off as i16);
+        for r in 0..rows {
+            let row = wp.add(r * n);
+            let mut a0 = vdupq_n_s32(0);
+            let mut a1 = vdupq_n_s32(0);
+            for k in 0..full {
+                let o = k * STEP;
+                let xo = vaddq_s16(vmovl_s8(vld1_s8(xp.add(o))), off16);
+                let wv = vmovl_s8(vld1_s8(row.add(o)));
+                a0 = vmlal_s16(a0, vget_low_s16(wv), vget_low_s16(xo));
+                a1 = vmlal_s16(a1, vget_high_s16(wv), vget_high_s16(xo));
+            }
+            let s = vaddvq_s32(vaddq_s32(a0, a1));
+            let wr = &w[r * n..(r + 1) * n];
+            let acc = I8Scalar::accumulate(&wr[tail..], &x[tail..], off, bias[r]);
+            y[r] = p.requantize(acc.wrapping_add(s), r);
+        }
+    }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn relu_neon(xs: &mut [f32]) {
+    let n = xs.len();
+    let p = xs.as_mut_ptr();
+    let mut i = 0;
+    // SAFETY: 4-lane chunks stay below `n`; the tail is scalar.
+    unsafe {
+        let zero = vdupq_n_f32(0.0);
+        while i + 4 <= n {
+            let v = vld1q_f32(p.add(i));
+            let keep = vorrq_u32(vcgtq_f32(v, zero), vmvnq_u32(vceqq_f32(v, v)));
+            vst1q_f32(p.add(i), vbslq_f32(keep, v, zero));
+            i += 4;
+        }
+    }
+    for v in &mut xs[i..] {
+        *v = crate::activations::relu(*v);
+    }
+}

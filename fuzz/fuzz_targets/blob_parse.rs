@@ -1,0 +1,15 @@
+//! Arbitrary bytes into the blob parser (and the runner, when they parse).
+//! Mostly exercises the checks in front of the CRC.
+#![no_main]
+
+mod common;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let words = common::aligned(data);
+    let bytes = &bytemuck::cast_slice::<u32, u8>(&words)[..data.len()];
+    common::parse_and_run(bytes);
+    // The same bytes one byte off alignment must be refused, not misread.
+    if let Some(rest) = bytes.get(1..) {
+        let _ = axon_core::blob::parse(rest);
+    }
+});

@@ -1,0 +1,109 @@
+"""TFLite's int8 arithmetic, re-implemented with Python integers and floats.
+
+Python floats are IEEE doubles, so ``quantize_multiplier`` computes exactly
+what TFLite's C++ ``QuantizeMultiplier`` does. ``gen_vectors.py`` uses these
+to emit the expected multipliers, shifts and clamp range, and to check which
+requantization rounding reproduces TFLite's outputs; ``replay.py`` uses them
+to classify differences. Needs only numpy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+
+def round_half_away(x: float) -> int:
+    """C's std::round: halves go away from zero."""
+    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+
+
+def quantize_multiplier(m: float) -> tuple[int, int]:
+    """TFLite QuantizeMultiplier (quantization_util.cc): M ≈ q_fixed · 2^(shift − 31)."""
+    if m == 0.0:
+        return 0, 0
+    q, shift = math.frexp(m)
+    q_fixed = round_half_away(q * float(1 << 31))
+    assert q_fixed <= (1 << 31)
+    if q_fixed == (1 << 31):
+        q_fixed //= 2
+        shift += 1
+    assert q_fixed <= 2**31 - 1
+    if shift < -31:
+        shift = 0
+        q_fixed = 0
+    if shift > 30:
+        # Only in TFLITE_SINGLE_ROUNDING builds; never reached for a layer's M < 2^30.
+        shift = 30
+        q_fixed = 2**31 - 1
+    return q_fixed, shift
+
+
+def _srdhm(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul (C division truncates)."""
+    if a == b == -(2**31):
+        return 2**31 - 1
+    ab = a * b
+    v = ab + ((1 << 30) if ab >= 0 else 1 - (1 << 30))
+    return v // (1 << 31) if v >= 0 else -((-v) // (1 << 31))
+
+
+def _rounding_divide_by_pot(x: int, e: int) -> int:
+    mask = (1 << e) - 1
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> e) + (1 if (x & mask) > threshold else 0)
+
+
+def _wrap_i32(v: int) -> int:
+    return (v + 2**31) % 2**32 - 2**31
+
+
+def mbqm_double(x: int, m: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier, default (gemmlowp) double rounding."""
+    left, right = max(shift, 0), max(-shift, 0)
+    return _rounding_divide_by_pot(_srdhm(_wrap_i32(x * (1 << left)), m), right)
+
+
+def mbqm_single(x: int, m: int, shift: int) -> int:
+    """MultiplyByQuantizedMultiplier built with TFLITE_SINGLE_ROUNDING."""
+    total = 31 - shift
+    return (x * m + (1 << (total - 1))) >> total
+
+
+def fully_connected(w, x, bias, zp_in, zp_out, mults, shifts, act_min, act_max, mbqm):
+    """reference_integer_ops::FullyConnected(PerChannel), in Python integers."""
+    acc = w.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias
+    out = []
+    for c, a in enumerate(acc.tolist()):
+        i = c if len(mults) > 1 else 0
+        v = mbqm(_wrap_i32(a), mults[i], shifts[i]) + zp_out
+        out.append(min(max(v, act_min), act_max))
+    return out
+
+
+def effective_scale(s_in: float, s_w: float, s_out: float) -> float:
+    """(double)s_in * (double)s_w / (double)s_out, as TFLite's FC Prepare."""
+    return (float(s_in) * float(s_w)) / float(s_out)
+
+
+def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8, float32 arithmetic."""
+    qmin, qmax = -128, 127
+    scale32 = np.float32(scale)
+
+    def quantize(f: float) -> int:
+        # zero_point + static_cast<int32_t>(TfLiteRound(f / scale)), f and scale float.
+        v = float(np.float32(f) / scale32)
+        return zero_point + round_half_away(v)
+
+    if act == "NONE":
+        return qmin, qmax
+    if act == "RELU":
+        return max(qmin, quantize(0.0)), qmax
+    if act == "RELU6":
+        return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
+    if act == "RELU_N1_TO_1":
+        return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
+    raise ValueError(f"unsupported fused activation {act}")
