@@ -268,6 +268,7 @@ fn gemv_i8(c: &mut Criterion) {
             shift: &s,
             act_min: -128,
             act_max: 127,
+            rounding: axon::core::quant::Rounding::Double,
         };
         let mut sums = vec![0i32; rows];
         kernels::weight_row_sums(&w, cols, &mut sums).unwrap();

@@ -19,7 +19,7 @@ use axon::core::int8::{FullyConnected, Layer as I8Layer, Layers, Model};
 use axon::core::kernels::dispatch;
 use axon::core::kernels::{weight_row_sums, KernelId};
 use axon::core::quant::softmax::{SoftmaxParams, SOFTMAX_OUTPUT};
-use axon::core::quant::{quantize_multiplier, QuantParams};
+use axon::core::quant::{quantize_multiplier, QuantParams, Rounding};
 use axon::core::{Activation, Dense, Layer, Seq};
 use criterion::{criterion_group, criterion_main, Criterion};
 
@@ -113,6 +113,7 @@ impl Fc {
             },
             act_max: 127,
             row_sums: Some(&self.row_sums),
+            rounding: Rounding::Double,
         })
     }
 }

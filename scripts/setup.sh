@@ -3,10 +3,16 @@
 # a second run only checks. Needs root for apt-get (CI and dev machines run as root).
 set -euo pipefail
 
-rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf \
-    aarch64-unknown-linux-gnu >/dev/null
-rustup component add rustfmt clippy >/dev/null
-rustup component add miri rust-src --toolchain nightly >/dev/null
+# Runs a command quietly; shows its output only if it fails.
+quiet() {
+    local out
+    out="$("$@" 2>&1)" || { printf '%s\n' "$out" >&2; return 1; }
+}
+
+quiet rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf \
+    aarch64-unknown-linux-gnu
+quiet rustup component add rustfmt clippy
+quiet rustup component add miri rust-src --toolchain nightly
 
 need_apt=()
 command -v qemu-system-arm >/dev/null || need_apt+=(qemu-system-arm)

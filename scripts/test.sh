@@ -26,7 +26,7 @@ cargo test --workspace
 # with fewer proptest cases to keep the emulated run short.
 section "SIMD parity: AVX2 + AVX-512 here, NEON under qemu-aarch64"
 export AXON_REQUIRE_KERNELS="${AXON_REQUIRE_KERNELS-avx2,avx512}"
-cargo test -p axon-core --lib kernels::kernel::parity
+cargo test -p axon-core --lib kernels::
 cargo test -p axon --test simd_parity --test simd_dispatch
 AXON_REQUIRE_KERNELS=neon PROPTEST_CASES=64 \
     cargo test -p axon-core --features std --target aarch64-unknown-linux-gnu --lib

@@ -4,7 +4,9 @@
 use axon::core::activations::*;
 use axon::core::Activation;
 
-const POINTS: [f32; 13] = [-6.0, -3.1, -1.8, -1.0, -0.3, -0.01, 0.0, 0.01, 0.4, 1.0, 2.1, 3.7, 6.0];
+const POINTS: [f32; 13] = [
+    -6.0, -3.1, -1.8, -1.0, -0.3, -0.01, 0.0, 0.01, 0.4, 1.0, 2.1, 3.7, 6.0,
+];
 
 /// Central difference in f64 of an f32 function evaluated through f64 inputs.
 fn central_difference(f: impl Fn(f64) -> f64, x: f64) -> f64 {
@@ -28,23 +30,30 @@ fn check(name: &str, analytic: impl Fn(f32) -> f32, f64_fn: impl Fn(f64) -> f64)
         }
         let a = analytic(x) as f64;
         let n = central_difference(&f64_fn, x as f64);
-        assert!((a - n).abs() <= 1e-5 * (1.0 + n.abs()), "{name}'({x}) = {a}, numeric {n}");
+        assert!(
+            (a - n).abs() <= 1e-5 * (1.0 + n.abs()),
+            "{name}'({x}) = {a}, numeric {n}"
+        );
     }
 }
 
 #[test]
 fn derivatives_match_central_differences() {
     check("relu", relu_derivative, |x| x.max(0.0));
-    check("leaky_relu", |x| leaky_relu_derivative(x, 0.1), |x| if x > 0.0 { x } else { 0.1 * x });
+    check(
+        "leaky_relu",
+        |x| leaky_relu_derivative(x, 0.1),
+        |x| if x > 0.0 { x } else { 0.1 * x },
+    );
     check("sigmoid", sigmoid_derivative, sigmoid64);
     check("tanh", tanh_derivative, f64::tanh);
     check("silu", silu_derivative, |x| x * sigmoid64(x));
-    check(
-        "gelu_tanh",
-        gelu_tanh_derivative,
-        |x| 0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh()),
-    );
-    check("gelu_erf", gelu_erf_derivative, |x| 0.5 * x * (1.0 + erf64(x / 2f64.sqrt())));
+    check("gelu_tanh", gelu_tanh_derivative, |x| {
+        0.5 * x * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+    });
+    check("gelu_erf", gelu_erf_derivative, |x| {
+        0.5 * x * (1.0 + erf64(x / 2f64.sqrt()))
+    });
 }
 
 #[test]
@@ -55,8 +64,13 @@ fn forward_values_match_f64_references() {
         assert!(close(sigmoid(x), sigmoid64(xd)), "sigmoid({x})");
         assert!(close(tanh(x), xd.tanh()), "tanh({x})");
         assert!(close(silu(x), xd * sigmoid64(xd)), "silu({x})");
-        assert!(close(gelu_erf(x), 0.5 * xd * (1.0 + erf64(xd / 2f64.sqrt()))), "gelu_erf({x})");
-        let gt = 0.5 * xd * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (xd + 0.044715 * xd.powi(3))).tanh());
+        assert!(
+            close(gelu_erf(x), 0.5 * xd * (1.0 + erf64(xd / 2f64.sqrt()))),
+            "gelu_erf({x})"
+        );
+        let gt = 0.5
+            * xd
+            * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (xd + 0.044715 * xd.powi(3))).tanh());
         assert!(close(gelu_tanh(x), gt), "gelu_tanh({x})");
     }
 }
@@ -101,7 +115,10 @@ fn softmax_backward_matches_central_differences() {
         let m = xs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = xs.iter().map(|v| (v - m).exp()).collect();
         let s: f64 = e.iter().sum();
-        e.iter().zip(&dy).map(|(ei, &g)| ei / s * g as f64).sum::<f64>()
+        e.iter()
+            .zip(&dy)
+            .map(|(ei, &g)| ei / s * g as f64)
+            .sum::<f64>()
     };
     for i in 0..4 {
         let n = central_difference(
@@ -112,7 +129,11 @@ fn softmax_backward_matches_central_differences() {
             },
             x[i] as f64,
         );
-        assert!((dx[i] as f64 - n).abs() < 1e-5, "dx[{i}] = {}, numeric {n}", dx[i]);
+        assert!(
+            (dx[i] as f64 - n).abs() < 1e-5,
+            "dx[{i}] = {}, numeric {n}",
+            dx[i]
+        );
     }
 }
 
@@ -145,7 +166,13 @@ fn activation_enum_applies_and_differentiates_like_the_functions() {
             act.apply(&mut lo);
             act.apply(&mut hi);
             let n = (hi[0] - lo[0]) / (2.0 * h);
-            assert!((dx[i] - n).abs() < 2e-2, "{}'({}) = {}, numeric {n}", act.name(), x[i], dx[i]);
+            assert!(
+                (dx[i] - n).abs() < 2e-2,
+                "{}'({}) = {}, numeric {n}",
+                act.name(),
+                x[i],
+                dx[i]
+            );
         }
     }
 }

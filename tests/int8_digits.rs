@@ -31,6 +31,7 @@ fn int8_validation_accuracy_is_within_one_point_of_f32_and_agrees_on_98_percent(
             QuantizeOptions {
                 calibration: Calibration::Percentile(99.99),
                 per_channel: true,
+                ..QuantizeOptions::default()
             },
         ),
         (
@@ -38,6 +39,7 @@ fn int8_validation_accuracy_is_within_one_point_of_f32_and_agrees_on_98_percent(
             QuantizeOptions {
                 calibration: Calibration::MinMax,
                 per_channel: false,
+                ..QuantizeOptions::default()
             },
         ),
     ] {

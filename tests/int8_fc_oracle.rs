@@ -6,9 +6,11 @@
 //! half away from zero, then the output offset and the clamp. Random
 //! shapes and parameters, weighted toward the corners: inputs at −128,
 //! weights at ±127, biases at the i32 extremes, every shift −31..=30.
+//! The same for single rounding (the TFLite interpreter's
+//! `TFLITE_SINGLE_ROUNDING`): ⌊(acc·M0 + 2^(30−shift)) / 2^(31−shift)⌋.
 
 use axon_core::int8::{FullyConnected, Layer};
-use axon_core::quant::QuantParams;
+use axon_core::quant::{QuantParams, Rounding};
 use proptest::prelude::*;
 
 fn srdhm_oracle(a: i32, b: i32) -> i32 {
@@ -34,8 +36,14 @@ fn requantize_oracle(acc: i32, m: i32, shift: i32) -> i32 {
     rdbpot_oracle(srdhm_oracle(acc.wrapping_mul(1i32 << left), m), right)
 }
 
+fn single_rounding_oracle(acc: i32, m: i32, shift: i32) -> i32 {
+    let total = 31 - shift;
+    (acc as i128 * m as i128 + (1i128 << (total - 1))).div_euclid(1i128 << total) as i32
+}
+
 #[allow(clippy::too_many_arguments)]
 fn fc_oracle(
+    rounding: Rounding,
     w: &[i8],
     x: &[i8],
     bias: &[i32],
@@ -55,7 +63,11 @@ fn fc_oracle(
             }
             let acc = acc as i32; // two's-complement wrap, as TFLite's i32 sum
             let k = if m.len() == 1 { 0 } else { c };
-            let v = requantize_oracle(acc, m[k], s[k]).wrapping_add(out_zp);
+            let v = match rounding {
+                Rounding::Double => requantize_oracle(acc, m[k], s[k]),
+                Rounding::Single => single_rounding_oracle(acc, m[k], s[k]),
+            };
+            let v = v.wrapping_add(out_zp);
             v.clamp(lo as i32, hi as i32) as i8
         })
         .collect()
@@ -103,7 +115,9 @@ proptest! {
         input_zp in corner_i8(),
         output_zp in corner_i8(),
         relu in any::<bool>(),
+        single in any::<bool>(),
     ) {
+        let rounding = if single { Rounding::Single } else { Rounding::Double };
         let w = &seed_w[..n * outs];
         let x = &seed_x[..n];
         let bias = &seed_b[..outs];
@@ -122,10 +136,11 @@ proptest! {
             act_min: lo,
             act_max: hi,
             row_sums: None,
+            rounding,
         });
         let mut y = vec![0i8; outs];
         layer.run(x, &mut y).unwrap();
-        let want = fc_oracle(w, x, bias, m, s, -(input_zp as i32), output_zp as i32, lo, hi);
+        let want = fc_oracle(rounding, w, x, bias, m, s, -(input_zp as i32), output_zp as i32, lo, hi);
         prop_assert_eq!(y, want);
     }
 }
@@ -169,10 +184,11 @@ fn extremes_through_a_whole_layer() {
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: Rounding::Double,
     });
     let mut y = [0i8; 3];
     layer.run(&x, &mut y).unwrap();
-    let want = fc_oracle(&w, &x, &bias, &m, &s, 128, 0, -128, 127);
+    let want = fc_oracle(Rounding::Double, &w, &x, &bias, &m, &s, 128, 0, -128, 127);
     assert_eq!(y.to_vec(), want);
     // i32::MAX − 127·255 ≈ 2^31 · 0.99998: × 0.5 · 2^−20 = 1023.98 → clamps to 127.
     assert_eq!(y[0], 127);

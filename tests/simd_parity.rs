@@ -164,6 +164,7 @@ fn every_kernel_fully_connected_i8_equals_scalar_on_big_and_odd_shapes() {
             shift: &s,
             act_min: -128,
             act_max: 127,
+            rounding: axon::core::quant::Rounding::Double,
         };
         let mut want = vec![0i8; rows];
         I8Scalar::fully_connected(&w, &x, &bias, &p, &mut want);

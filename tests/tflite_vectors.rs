@@ -14,12 +14,10 @@
 //!
 //! The two runtimes disagree on a few codes: TFLite 2.21 requantizes with a
 //! single rounding (`TFLITE_SINGLE_ROUNDING`), TFLite Micro with gemmlowp's
-//! double rounding, which is also what the core does. So the core's kernels
-//! must equal TFLite Micro everywhere, and the core's accumulation followed by
-//! [`multiply_by_quantized_multiplier_single_rounding`] must equal TFLite
-//! everywhere. The two tests that hold the kernels to TFLite itself are
-//! `#[ignore]`d until the project decides which rounding the core follows
-//! (tools/tflite/README.md).
+//! double rounding (tools/tflite/README.md). The core does either
+//! ([`Rounding`]): its kernels, dispatched and scalar, must equal TFLite
+//! everywhere in [`Rounding::Single`] and TFLite Micro everywhere in
+//! [`Rounding::Double`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -27,7 +25,7 @@ use std::path::{Path, PathBuf};
 use axon::core::kernels::gemv_i8::Scalar;
 use axon::core::kernels::{fully_connected_i8, FullyConnectedParams};
 use axon::core::quant::requantize::multiply_by_quantized_multiplier_single_rounding;
-use axon::core::quant::{multiply_by_quantized_multiplier, quantize_multiplier};
+use axon::core::quant::{multiply_by_quantized_multiplier, quantize_multiplier, Rounding};
 use serde::Deserialize;
 
 /// One generated file: a FULLY_CONNECTED layer and both runtimes' outputs.
@@ -96,6 +94,14 @@ enum Oracle {
 }
 
 impl Oracle {
+    /// The requantization rounding this runtime uses.
+    fn rounding(self) -> Rounding {
+        match self {
+            Oracle::Tflite => Rounding::Single,
+            Oracle::TfliteMicro => Rounding::Double,
+        }
+    }
+
     fn outputs(self, case: &Case) -> &[i8] {
         match self {
             Oracle::Tflite => &case.output,
@@ -278,8 +284,13 @@ fn activation_range(l: &Layer) -> (i8, i8) {
     (lo.clamp(-128, 127) as i8, hi.clamp(-128, 127) as i8)
 }
 
-/// The kernel parameters TFLite's Prepare would derive for `l`.
-fn with_params<R>(l: &Layer, f: impl FnOnce(&FullyConnectedParams<'_>) -> R) -> R {
+/// The kernel parameters TFLite's Prepare would derive for `l`, with
+/// requantization rounded as `rounding`.
+fn with_params<R>(
+    l: &Layer,
+    rounding: Rounding,
+    f: impl FnOnce(&FullyConnectedParams<'_>) -> R,
+) -> R {
     let (multiplier, shift) = derive_multipliers(l);
     let (act_min, act_max) = activation_range(l);
     f(&FullyConnectedParams {
@@ -289,6 +300,7 @@ fn with_params<R>(l: &Layer, f: impl FnOnce(&FullyConnectedParams<'_>) -> R) -> 
         shift: &shift,
         act_min,
         act_max,
+        rounding,
     })
 }
 
@@ -322,7 +334,8 @@ fn single_rounding_kernel(
     }
 }
 
-/// Runs `kernel` on every case of every file; fails listing the first
+/// Runs `kernel` on every case of every file, with the parameters in the
+/// oracle's rounding mode; fails listing the first
 /// differing codes (file, case, channel, accumulator, parameters, both values).
 #[track_caller]
 fn assert_bit_for_bit(kernel_name: &str, kernel: Kernel, oracle: Oracle) {
@@ -330,7 +343,7 @@ fn assert_bit_for_bit(kernel_name: &str, kernel: Kernel, oracle: Oracle) {
     let mut differ = 0usize;
     let mut checked = 0usize;
     for l in layers() {
-        with_params(&l, |p| {
+        with_params(&l, oracle.rounding(), |p| {
             let mut y = vec![0i8; l.v.out_features];
             for (i, case) in l.v.cases.iter().enumerate() {
                 y.fill(0);
@@ -505,15 +518,11 @@ fn core_accumulation_with_single_rounding_matches_tflite_bit_for_bit() {
 }
 
 #[test]
-#[ignore = "core requantizes with double rounding like TFLite Micro; TFLite 2.21 rounds once \
-            (tools/tflite/README.md)"]
 fn fully_connected_i8_matches_tflite_bit_for_bit() {
     assert_bit_for_bit("fully_connected_i8", dispatched_kernel, Oracle::Tflite);
 }
 
 #[test]
-#[ignore = "core requantizes with double rounding like TFLite Micro; TFLite 2.21 rounds once \
-            (tools/tflite/README.md)"]
 fn scalar_reference_matches_tflite_bit_for_bit() {
     assert_bit_for_bit(
         "Scalar::fully_connected",
@@ -529,7 +538,7 @@ fn scalar_reference_matches_tflite_bit_for_bit() {
 fn tflite_and_tflite_micro_differ_only_by_requantization_rounding() {
     let mut differ = 0usize;
     for l in layers() {
-        with_params(&l, |p| {
+        with_params(&l, Rounding::Double, |p| {
             for (i, case) in l.v.cases.iter().enumerate() {
                 for (c, (&t, &m)) in case.output.iter().zip(&case.tflm_output).enumerate() {
                     if t == m {
@@ -555,4 +564,33 @@ fn tflite_and_tflite_micro_differ_only_by_requantization_rounding() {
         })
     }
     assert!(differ > 0, "no case tells single from double rounding");
+}
+
+/// Each mode is needed: the scalar reference in the other runtime's mode
+/// misses some of its codes, so neither oracle test passes by accident.
+#[test]
+fn each_runtime_needs_its_own_rounding_mode() {
+    for (oracle, wrong) in [
+        (Oracle::Tflite, Rounding::Double),
+        (Oracle::TfliteMicro, Rounding::Single),
+    ] {
+        let mut differ = 0usize;
+        for l in layers() {
+            with_params(&l, wrong, |p| {
+                let mut y = vec![0i8; l.v.out_features];
+                for case in &l.v.cases {
+                    Scalar::fully_connected(&l.w, &case.input, &l.v.bias, p, &mut y);
+                    differ += y
+                        .iter()
+                        .zip(oracle.outputs(case))
+                        .filter(|(a, b)| a != b)
+                        .count();
+                }
+            })
+        }
+        assert!(
+            differ > 0,
+            "{oracle:?} also agrees with {wrong:?} rounding everywhere"
+        );
+    }
 }

@@ -119,6 +119,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::FullyConnected(::axon_core::int8::FullyConnected {
         input_len: 16,
@@ -132,6 +133,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::FullyConnected(::axon_core::int8::FullyConnected {
         input_len: 16,
@@ -145,6 +147,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
 ];
 

@@ -11,7 +11,7 @@ use crate::models::{self, NETS};
 
 const TARGET: &str = "thumbv7em-none-eabihf";
 
-fn fw_dir() -> PathBuf {
+pub(crate) fn fw_dir() -> PathBuf {
     models::root().join("firmware")
 }
 
@@ -37,7 +37,7 @@ fn cargo_fw(args: &[&str], sub: &str, envs: &[(&str, &str)]) -> anyhow::Result<(
 }
 
 /// Builds one firmware binary; returns its ELF.
-fn build(
+pub(crate) fn build(
     bin: &str,
     profile: &str,
     features: &[&str],
@@ -57,7 +57,17 @@ fn build(
 /// Runs an ELF in QEMU through `firmware/qemu-run.sh`; returns the decoded
 /// defmt text. Fails if the firmware exits non-zero.
 fn qemu(elf: &Path, machine: &str) -> anyhow::Result<String> {
-    let out = Command::new(fw_dir().join("qemu-run.sh"))
+    qemu_in(elf, machine, None)
+}
+
+/// [`qemu`] with QEMU's current directory set to `cwd` (where semihosting
+/// opens the files a firmware reads from the host).
+pub(crate) fn qemu_in(elf: &Path, machine: &str, cwd: Option<&Path>) -> anyhow::Result<String> {
+    let mut cmd = Command::new(fw_dir().join("qemu-run.sh"));
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
         .arg(elf)
         .env("QEMU_MACHINE", machine)
         .stderr(Stdio::inherit())
@@ -97,10 +107,10 @@ pub fn m7() -> anyhow::Result<()> {
 
 /// A model's outputs per row: every cell, integers as themselves and f32
 /// values as their bits.
-type Outputs = BTreeMap<u32, Vec<i64>>;
+pub(crate) type Outputs = BTreeMap<u32, Vec<i64>>;
 
 /// Parses `TAG name row [a, b, …]` lines of the parity firmware.
-fn firmware_outputs(text: &str, tag: &str, name: &str) -> anyhow::Result<Outputs> {
+pub(crate) fn firmware_outputs(text: &str, tag: &str, name: &str) -> anyhow::Result<Outputs> {
     let mut out = Outputs::new();
     for line in text.lines() {
         let Some(rest) = line.trim().strip_prefix(tag) else {
@@ -126,13 +136,13 @@ fn firmware_outputs(text: &str, tag: &str, name: &str) -> anyhow::Result<Outputs
     Ok(out)
 }
 
-/// `axon predict` on every row of `data/NAME.csv`: every cell, `q_*`
+/// `axon predict` on every row of the CSV file `data`: every cell, `q_*`
 /// columns (int8 codes) as integers and the others (f32 values) as bits.
-fn host_outputs(model: &Path, name: &str) -> anyhow::Result<Outputs> {
-    let tmp = std::env::temp_dir().join(format!("axon-parity-{}-{name}.csv", std::process::id()));
-    let data = models::data(name);
+pub(crate) fn host_outputs(model: &Path, data: &Path) -> anyhow::Result<Outputs> {
+    let stem = data.file_stem().and_then(|s| s.to_str()).unwrap_or("data");
+    let tmp = std::env::temp_dir().join(format!("axon-parity-{}-{stem}.csv", std::process::id()));
     let path = |p: &Path| p.to_str().map(str::to_string).context("path is not UTF-8");
-    let (m, d, o) = (path(model)?, path(&data)?, path(&tmp)?);
+    let (m, d, o) = (path(model)?, path(data)?, path(&tmp)?);
     models::axon(&["predict", "--model", &m, "--data", &d, "--out", &o])?;
     let mut rdr = csv::Reader::from_path(&tmp)?;
     let is_code: Vec<bool> = rdr.headers()?.iter().map(|h| h.starts_with("q_")).collect();
@@ -160,7 +170,7 @@ fn host_outputs(model: &Path, name: &str) -> anyhow::Result<Outputs> {
 /// `file`; returns the number of samples.
 fn compare(text: &str, name: &str, tag: &str, file: &str, kind: &str) -> anyhow::Result<usize> {
     let fw = firmware_outputs(text, tag, name)?;
-    let host = host_outputs(&models::dir().join(file), name)?;
+    let host = host_outputs(&models::dir().join(file), &models::data(name))?;
     if fw.len() != host.len() || fw.is_empty() {
         bail!(
             "{name} {kind}: the firmware printed {} rows, `axon predict` {}",

@@ -10,11 +10,13 @@
 //! cargo xtask footprint           flash and RAM of model + engine (with/without the model)
 //! cargo xtask m7                  the same firmware on the Cortex-M7 (mps2-an500)
 //! cargo xtask m0                  the core on a Cortex-M0 (thumbv6m, QEMU microbit), sine parity
+//! cargo xtask verify [--dir D]   an exported model (axon demo's by default) in QEMU == axon predict
 //! cargo xtask ci                  check-models, kernel-test, parity, m7, m0 (the README's test command)
 //! ```
 
 mod firmware;
 mod models;
+mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -48,6 +50,19 @@ enum Command {
     M7,
     /// The core's scalar path on a Cortex-M0 (thumbv6m).
     M0,
+    /// An exported model (`model.json`, `model.int8.json`, `model.axon` in
+    /// `--dir`) on every row of `--data`, in QEMU, compared with `axon predict`.
+    Verify {
+        /// Where `axon demo` (or you) wrote the three model files.
+        #[arg(long, default_value = "out/demo")]
+        dir: std::path::PathBuf,
+        /// The rows to run (CSV, as `axon predict` reads it).
+        #[arg(long, default_value = "data/digits.csv")]
+        data: std::path::PathBuf,
+        /// The QEMU machine: mps2-an386 (Cortex-M4F) or mps2-an500 (Cortex-M7).
+        #[arg(long, default_value = "mps2-an386")]
+        machine: String,
+    },
     /// What CI runs: check-models, kernel-test, parity, m7, m0.
     Ci,
 }
@@ -67,6 +82,9 @@ fn main() -> anyhow::Result<()> {
         Command::Footprint => firmware::footprint(),
         Command::M7 => firmware::m7(),
         Command::M0 => firmware::m0(),
+        Command::Verify { dir, data, machine } => {
+            verify::verify(&verify::Exported::in_dir(&dir), &data, &machine).map(|_| ())
+        }
         Command::Ci => {
             models::check()?;
             firmware::kernel_test()?;

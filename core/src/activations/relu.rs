@@ -3,9 +3,7 @@
 /// `max(0, x)`; `relu(−0.0)` is `+0.0`, and NaN stays NaN.
 #[inline]
 pub fn relu(x: f32) -> f32 {
-    if x > 0.0 {
-        x
-    } else if x.is_nan() {
+    if x > 0.0 || x.is_nan() {
         x
     } else {
         0.0

@@ -15,7 +15,7 @@
 //! |----:|----:|-------|
 //! | 0 | 4 | magic `AXON` |
 //! | 4 | 2 | format version (`VERSION`) |
-//! | 6 | 2 | flags (`FLAG_PREPROCESS`; other bits must be 0) |
+//! | 6 | 2 | flags (`FLAG_PREPROCESS`, `FLAG_SINGLE_ROUNDING`; other bits must be 0) |
 //! | 8 | 4 | total_len, CRC included |
 //! | 12 | 2 | header_len (= `HEADER_LEN`) |
 //! | 14 | 2 | layer_count (≥ 1) |
@@ -62,8 +62,12 @@ pub const ALIGN: usize = 4;
 pub const CRC_LEN: usize = 4;
 /// Flag: the blob carries a standardisation (mean, std) of the input.
 pub const FLAG_PREPROCESS: u16 = 1;
+/// Flag: every fully connected layer requantizes with single rounding
+/// (`Rounding::Single`, the TFLite interpreter's); clear: double rounding
+/// (`Rounding::Double`, TFLite Micro's).
+pub const FLAG_SINGLE_ROUNDING: u16 = 2;
 /// All flags this version knows.
-pub const KNOWN_FLAGS: u16 = FLAG_PREPROCESS;
+pub const KNOWN_FLAGS: u16 = FLAG_PREPROCESS | FLAG_SINGLE_ROUNDING;
 
 /// Layer kind: int8 fully connected.
 pub const KIND_FULLY_CONNECTED: u8 = 1;

@@ -6,7 +6,7 @@ use super::format::{self as fmt, entry, header};
 use crate::crc32::crc32;
 use crate::int8::{FullyConnected, Layer, Layers, LutKind, LutLayer, Model, Standardize};
 use crate::quant::softmax::{SoftmaxParams, SOFTMAX_OUTPUT};
-use crate::quant::QuantParams;
+use crate::quant::{QuantParams, Rounding};
 
 /// Bytes at `off..off + N`, or `None` past the end.
 #[inline]
@@ -39,6 +39,8 @@ pub struct LayerTable<'a> {
     blob: &'a [u8],
     /// Number of entries.
     count: usize,
+    /// The rounding of every fully connected layer (`FLAG_SINGLE_ROUNDING`).
+    rounding: Rounding,
 }
 
 impl<'a> LayerTable<'a> {
@@ -166,6 +168,7 @@ impl<'a> LayerTable<'a> {
                     act_min: byte(entry::ACT_MIN) as i8,
                     act_max: byte(entry::ACT_MAX) as i8,
                     row_sums,
+                    rounding: self.rounding,
                 };
                 if verify && !fc.is_consistent() {
                     return Err(BlobError::BadQuantParams { layer: i });
@@ -321,7 +324,16 @@ pub fn parse(bytes: &[u8]) -> Result<Model<'_>, BlobError> {
     if count == 0 {
         return Err(BlobError::NoLayers);
     }
-    let table = LayerTable { blob, count };
+    let rounding = if flags & fmt::FLAG_SINGLE_ROUNDING != 0 {
+        Rounding::Single
+    } else {
+        Rounding::Double
+    };
+    let table = LayerTable {
+        blob,
+        count,
+        rounding,
+    };
 
     let input_len = word(header::INPUT_LEN)? as usize;
     let output_len = word(header::OUTPUT_LEN)? as usize;

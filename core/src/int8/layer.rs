@@ -6,7 +6,7 @@
 use crate::kernels::{fully_connected_i8, fully_connected_i8_with_row_sums, FullyConnectedParams};
 use crate::quant::lut::Lut;
 use crate::quant::softmax::{softmax_i8, SoftmaxParams, SOFTMAX_OUTPUT};
-use crate::quant::QuantParams;
+use crate::quant::{QuantParams, Rounding};
 use crate::Error;
 
 /// int8 fully connected, TFLite's reference arithmetic
@@ -39,6 +39,9 @@ pub struct FullyConnected<'a> {
     /// compute it. Same bits either way; must equal the weights' sums
     /// ([`FullyConnected::row_sums_match`]).
     pub row_sums: Option<&'a [i32]>,
+    /// How requantization rounds (TFLite Micro's double rounding or the
+    /// TFLite interpreter's single rounding); one mode per model.
+    pub rounding: Rounding,
 }
 
 impl<'a> FullyConnected<'a> {
@@ -51,6 +54,7 @@ impl<'a> FullyConnected<'a> {
             shift: self.shift,
             act_min: self.act_min,
             act_max: self.act_max,
+            rounding: self.rounding,
         }
     }
 

@@ -181,14 +181,7 @@ impl<'a> Model<'a> {
                 found: y.len(),
             });
         }
-        let (a, _) = self.split(scratch)?;
-        for (i, (q, &v)) in a.iter_mut().zip(x).enumerate() {
-            let v = match &self.preprocess {
-                Some(p) => p.apply(i, v),
-                None => v,
-            };
-            *q = self.input.quantize(v);
-        }
+        self.quantize_input(x, scratch)?;
         self.run_from_scratch(scratch, y_codes)?;
         self.output.dequantize_slice(y_codes, y);
         Ok(())
@@ -292,8 +285,11 @@ impl<'a> Model<'a> {
         })
     }
 
-    /// Standardises and quantizes `x` into the first scratch buffer.
-    fn quantize_input(&self, x: &[f32], scratch: &mut [i8]) -> Result<(), Error> {
+    /// Standardises and quantizes `x` (`input_len`) into the first
+    /// `input_len` bytes of `scratch` (at least
+    /// [`scratch_len`](Self::scratch_len) long): the first stage of
+    /// [`run`](Self::run), public so that it can be timed on its own.
+    pub fn quantize_input(&self, x: &[f32], scratch: &mut [i8]) -> Result<(), Error> {
         if x.len() != self.input_len {
             return Err(Error::ShapeMismatch {
                 expected: self.input_len,
@@ -301,12 +297,20 @@ impl<'a> Model<'a> {
             });
         }
         let (a, _) = self.split(scratch)?;
-        for (i, (q, &v)) in a.iter_mut().zip(x).enumerate() {
-            let v = match &self.preprocess {
-                Some(p) => p.apply(i, v),
-                None => v,
-            };
-            *q = self.input.quantize(v);
+        let input = self.input;
+        match &self.preprocess {
+            // The common case, as one pass over four slices.
+            Some(p) if p.mean.len() >= x.len() && p.std.len() >= x.len() => {
+                for (((q, &v), &m), &s) in a.iter_mut().zip(x).zip(p.mean).zip(p.std) {
+                    *q = input.quantize((v - m) / s);
+                }
+            }
+            Some(p) => {
+                for (i, (q, &v)) in a.iter_mut().zip(x).enumerate() {
+                    *q = input.quantize(p.apply(i, v));
+                }
+            }
+            None => input.quantize_slice(x, a),
         }
         Ok(())
     }
@@ -343,6 +347,7 @@ mod tests {
                 act_min: -128,
                 act_max: 127,
                 row_sums: None,
+                rounding: crate::quant::Rounding::Double,
             }),
             Layer::Lut(LutLayer {
                 kind: LutKind::Sigmoid,

@@ -30,14 +30,13 @@ pub(crate) unsafe fn expf16(x: __m512) -> __m512 {
         let bits = _mm512_castps_si512(x);
         let hx = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fff_ffff));
         let neg = _mm512_cmplt_epi32_mask(bits, _mm512_setzero_si512());
-        let gt = |a: __m512i, c: i32| _mm512_cmpgt_epi32_mask(a, _mm512_set1_epi32(c));
-        let ge = |a: __m512i, c: i32| _mm512_cmpge_epi32_mask(a, _mm512_set1_epi32(c));
-        let is_nan = gt(hx, 0x7f80_0000);
-        let overflow = ge(hx, 0x42b1_7218) & !neg & !is_nan;
-        let underflow = ge(hx, 0x42cf_f1b5) & neg & !is_nan;
-        let big = gt(hx, 0x3eb1_7218); // |x| > 0.5·ln2: reduce
-        let far = gt(hx, 0x3f85_1592); // |x| > 1.5·ln2: k from the product
-        let small = gt(hx, 0x3900_0000); // |x| > 2^-14: polynomial
+        let is_nan = _mm512_cmpgt_epi32_mask(hx, _mm512_set1_epi32(0x7f80_0000));
+        let overflow = _mm512_cmpge_epi32_mask(hx, _mm512_set1_epi32(0x42b1_7218)) & !neg & !is_nan;
+        let underflow = _mm512_cmpge_epi32_mask(hx, _mm512_set1_epi32(0x42cf_f1b5)) & neg & !is_nan;
+        // |x| > 0.5·ln2: reduce; > 1.5·ln2: k from the product; > 2^-14: polynomial.
+        let big = _mm512_cmpgt_epi32_mask(hx, _mm512_set1_epi32(0x3eb1_7218));
+        let far = _mm512_cmpgt_epi32_mask(hx, _mm512_set1_epi32(0x3f85_1592));
+        let small = _mm512_cmpgt_epi32_mask(hx, _mm512_set1_epi32(0x3900_0000));
 
         // k: trunc(INV_LN2·x + ±0.5) far out, ±1 nearer, 0 below 0.5·ln2.
         let half = _mm512_mask_blend_ps(neg, _mm512_set1_ps(0.5), _mm512_set1_ps(-0.5));
@@ -83,28 +82,30 @@ pub(crate) unsafe fn expf16(x: __m512) -> __m512 {
     }
 }
 
-/// Applies `f` to `xs` sixteen lanes at a time, the tail through masked
-/// loads and stores.
+/// Replaces every element `v` of `xs` by `$body`, sixteen lanes at a time,
+/// the tail through masked loads and stores. A macro rather than a function
+/// taking a closure: a closure would be compiled without the caller's target
+/// features and its intrinsics would become calls.
 ///
-/// # Safety
-/// AVX-512 F must be available.
-#[inline(always)]
-unsafe fn map16(xs: &mut [f32], f: impl Fn(__m512) -> __m512) {
-    let n = xs.len();
-    let p = xs.as_mut_ptr();
-    let mut i = 0;
-    // SAFETY: full chunks stay below `n`; the tail is masked to `n`.
-    unsafe {
+/// Must be used inside an `unsafe` block of a function with AVX-512 F.
+macro_rules! map16 {
+    ($xs:expr, |$v:ident| $body:expr) => {{
+        let xs: &mut [f32] = $xs;
+        let n = xs.len();
+        let p = xs.as_mut_ptr();
+        let mut i = 0;
+        // Full chunks stay below `n`; the tail is masked to `n`.
         while i + 16 <= n {
-            _mm512_storeu_ps(p.add(i), f(_mm512_loadu_ps(p.add(i))));
+            let $v = _mm512_loadu_ps(p.add(i));
+            _mm512_storeu_ps(p.add(i), $body);
             i += 16;
         }
         if i < n {
             let m = ((1u32 << (n - i)) - 1) as __mmask16;
-            let v = _mm512_maskz_loadu_ps(m, p.add(i));
-            _mm512_mask_storeu_ps(p.add(i), m, f(v));
+            let $v = _mm512_maskz_loadu_ps(m, p.add(i));
+            _mm512_mask_storeu_ps(p.add(i), m, $body);
         }
-    }
+    }};
 }
 
 /// `1 / (1 + expf(−x))`, as [`crate::activations::sigmoid`].
@@ -127,8 +128,8 @@ unsafe fn sigmoid16(x: __m512) -> __m512 {
 /// AVX-512 F must be available.
 #[inline(always)]
 pub(crate) unsafe fn sigmoid(xs: &mut [f32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { map16(xs, |x| sigmoid16(x)) }
+    // SAFETY: AVX-512 F (caller); `map16!` stays inside `xs`.
+    unsafe { map16!(xs, |x| sigmoid16(x)) }
 }
 
 /// SiLU `x·σ(x)` in place, as [`crate::activations::silu`].
@@ -137,8 +138,8 @@ pub(crate) unsafe fn sigmoid(xs: &mut [f32]) {
 /// AVX-512 F must be available.
 #[inline(always)]
 pub(crate) unsafe fn silu(xs: &mut [f32]) {
-    // SAFETY: forwarded from the caller.
-    unsafe { map16(xs, |x| _mm512_mul_ps(x, sigmoid16(x))) }
+    // SAFETY: AVX-512 F (caller); `map16!` stays inside `xs`.
+    unsafe { map16!(xs, |x| _mm512_mul_ps(x, sigmoid16(x))) }
 }
 
 /// Softmax in place, as [`crate::activations::softmax`]: the maximum by the
@@ -151,16 +152,16 @@ pub(crate) unsafe fn silu(xs: &mut [f32]) {
 #[inline(always)]
 pub(crate) unsafe fn softmax(xs: &mut [f32]) {
     let m = xs.iter().fold(f32::NEG_INFINITY, |m, &x| libm::fmaxf(m, x));
-    // SAFETY: forwarded from the caller.
+    // SAFETY: AVX-512 F (caller); `map16!` stays inside `xs`.
     unsafe {
         let mv = _mm512_set1_ps(m);
-        map16(xs, |x| expf16(_mm512_sub_ps(x, mv)));
+        map16!(&mut *xs, |x| expf16(_mm512_sub_ps(x, mv)));
     }
     let s = super::gemv_f32::Scalar::sum(xs);
-    // SAFETY: forwarded from the caller.
+    // SAFETY: AVX-512 F (caller); `map16!` stays inside `xs`.
     unsafe {
         let sv = _mm512_set1_ps(s);
-        map16(xs, |x| _mm512_div_ps(x, sv));
+        map16!(xs, |x| _mm512_div_ps(x, sv));
     }
 }
 
@@ -176,8 +177,8 @@ mod tests {
 
     #[target_feature(enable = "avx512f")]
     unsafe fn exp_slice(xs: &mut [f32]) {
-        // SAFETY: AVX-512 F enabled.
-        unsafe { map16(xs, |x| expf16(x)) }
+        // SAFETY: AVX-512 F enabled; `map16!` stays inside `xs`.
+        unsafe { map16!(xs, |x| expf16(x)) }
     }
 
     #[target_feature(enable = "avx512f")]
@@ -192,7 +193,7 @@ mod tests {
 
     /// Every 251st f32 bit pattern (17 million of them, all exponents and
     /// signs), plus ±4 ulps around every branch threshold of `expf`.
-    fn sweep() -> std::vec::Vec<f32> {
+    pub(super) fn sweep() -> std::vec::Vec<f32> {
         let mut v: std::vec::Vec<f32> = (0..=u32::MAX).step_by(251).map(f32::from_bits).collect();
         for t in [
             0x42aeac50u32,
@@ -242,6 +243,228 @@ mod tests {
         for (x, g) in xs.iter().zip(&got) {
             let want = crate::activations::sigmoid(*x);
             assert!(same(*g, want), "sigmoid({x:e}): {g:e} vs {want:e}");
+        }
+    }
+}
+
+/// The AVX2 twins: [`expf8`] is [`expf16`] on eight lanes with vector masks.
+pub(crate) mod avx2 {
+    use super::{INV_LN2, LN2_HI, LN2_LO, P1, P2};
+    use core::arch::x86_64::*;
+
+    /// Broadcast.
+    ///
+    /// # Safety
+    /// AVX must be available.
+    #[inline(always)]
+    unsafe fn si(v: i32) -> __m256i {
+        // SAFETY: AVX (caller).
+        unsafe { _mm256_set1_epi32(v) }
+    }
+
+    /// Lane-wise `a > b` (signed) as an all-ones mask.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    unsafe fn gt(a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: AVX2 (caller).
+        unsafe { _mm256_cmpgt_epi32(a, b) }
+    }
+
+    /// A mask as floats.
+    ///
+    /// # Safety
+    /// AVX must be available.
+    #[inline(always)]
+    unsafe fn f(m: __m256i) -> __m256 {
+        // SAFETY: AVX (caller).
+        unsafe { _mm256_castsi256_ps(m) }
+    }
+
+    /// `a` where the mask is set, else `b`.
+    ///
+    /// # Safety
+    /// AVX must be available.
+    #[inline(always)]
+    unsafe fn sel(m: __m256i, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX (caller).
+        unsafe { _mm256_blendv_ps(b, a, f(m)) }
+    }
+
+    /// `a` where the mask is set, else `b` (integers).
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    unsafe fn seli(m: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        // SAFETY: AVX2 (caller).
+        unsafe { _mm256_blendv_epi8(b, a, m) }
+    }
+
+    /// `libm::expf` on eight lanes (same steps as [`super::expf16`]).
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn expf8(x: __m256) -> __m256 {
+        // SAFETY: register-only AVX/AVX2 operations.
+        unsafe {
+            let bits = _mm256_castps_si256(x);
+            let hx = _mm256_and_si256(bits, si(0x7fff_ffff));
+            let neg = gt(_mm256_setzero_si256(), bits);
+            let is_nan = gt(hx, si(0x7f80_0000));
+            let not_nan_pos = _mm256_andnot_si256(_mm256_or_si256(neg, is_nan), si(-1));
+            let overflow = _mm256_and_si256(gt(hx, si(0x42b1_7218 - 1)), not_nan_pos);
+            let underflow =
+                _mm256_andnot_si256(is_nan, _mm256_and_si256(gt(hx, si(0x42cf_f1b5 - 1)), neg));
+            let big = gt(hx, si(0x3eb1_7218));
+            let far = gt(hx, si(0x3f85_1592));
+            let small = gt(hx, si(0x3900_0000));
+
+            let half = sel(neg, _mm256_set1_ps(-0.5), _mm256_set1_ps(0.5));
+            let k_far = _mm256_cvttps_epi32(_mm256_add_ps(
+                _mm256_mul_ps(_mm256_set1_ps(INV_LN2), x),
+                half,
+            ));
+            let k_near = seli(neg, si(-1), si(1));
+            let k = _mm256_and_si256(seli(far, k_far, k_near), big);
+            let kf = _mm256_cvtepi32_ps(k);
+            let hi = sel(
+                big,
+                _mm256_sub_ps(x, _mm256_mul_ps(kf, _mm256_set1_ps(LN2_HI))),
+                x,
+            );
+            let lo = _mm256_and_ps(_mm256_mul_ps(kf, _mm256_set1_ps(LN2_LO)), f(big));
+            let r = sel(big, _mm256_sub_ps(hi, lo), x);
+
+            let one = _mm256_set1_ps(1.0);
+            let xx = _mm256_mul_ps(r, r);
+            let poly = _mm256_add_ps(_mm256_set1_ps(P1), _mm256_mul_ps(xx, _mm256_set1_ps(P2)));
+            let c = _mm256_sub_ps(r, _mm256_mul_ps(xx, poly));
+            let q = _mm256_div_ps(_mm256_mul_ps(r, c), _mm256_sub_ps(_mm256_set1_ps(2.0), c));
+            let y = _mm256_add_ps(one, _mm256_add_ps(_mm256_sub_ps(q, lo), hi));
+
+            let up = gt(k, si(127));
+            let down = gt(si(-126), k);
+            let pre = sel(up, _mm256_set1_ps(f32::from_bits(0x7f00_0000)), one);
+            let pre = sel(down, _mm256_set1_ps(f32::from_bits(0x0c80_0000)), pre);
+            let n = _mm256_sub_epi32(k, _mm256_and_si256(up, si(127)));
+            let n = _mm256_add_epi32(n, _mm256_and_si256(down, si(102)));
+            let scale = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n, si(127))));
+            let y = _mm256_mul_ps(_mm256_mul_ps(y, pre), scale);
+
+            let y = sel(small, y, _mm256_add_ps(one, x));
+            let y = sel(underflow, _mm256_setzero_ps(), y);
+            let y = sel(overflow, _mm256_set1_ps(f32::INFINITY), y);
+            sel(is_nan, x, y)
+        }
+    }
+
+    /// As [`super::map16`], eight lanes, the tail through a zero-padded copy.
+    ///
+    /// Must be used inside an `unsafe` block of a function with AVX2.
+    macro_rules! map8 {
+        ($xs:expr, |$v:ident| $body:expr) => {{
+            let xs: &mut [f32] = $xs;
+            let n = xs.len();
+            let p = xs.as_mut_ptr();
+            let mut i = 0;
+            while i + 8 <= n {
+                let $v = _mm256_loadu_ps(p.add(i));
+                _mm256_storeu_ps(p.add(i), $body);
+                i += 8;
+            }
+            if i < n {
+                let mut t = [0.0f32; 8];
+                t[..n - i].copy_from_slice(&xs[i..]);
+                let $v = _mm256_loadu_ps(t.as_ptr());
+                _mm256_storeu_ps(t.as_mut_ptr(), $body);
+                xs[i..].copy_from_slice(&t[..n - i]);
+            }
+        }};
+    }
+
+    /// `1 / (1 + expf(−x))`.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    unsafe fn sigmoid8(x: __m256) -> __m256 {
+        // SAFETY: register-only AVX2 operations.
+        unsafe {
+            let one = _mm256_set1_ps(1.0);
+            let e = expf8(_mm256_sub_ps(_mm256_setzero_ps(), x));
+            _mm256_div_ps(one, _mm256_add_ps(one, e))
+        }
+    }
+
+    /// Sigmoid in place.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn sigmoid(xs: &mut [f32]) {
+        // SAFETY: AVX2 (caller); `map8!` stays inside `xs`.
+        unsafe { map8!(xs, |x| sigmoid8(x)) }
+    }
+
+    /// SiLU in place.
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn silu(xs: &mut [f32]) {
+        // SAFETY: AVX2 (caller); `map8!` stays inside `xs`.
+        unsafe { map8!(xs, |x| _mm256_mul_ps(x, sigmoid8(x))) }
+    }
+
+    /// Softmax in place (see [`super::softmax`]).
+    ///
+    /// # Safety
+    /// AVX2 must be available.
+    #[inline(always)]
+    pub(crate) unsafe fn softmax(xs: &mut [f32]) {
+        let m = xs.iter().fold(f32::NEG_INFINITY, |m, &x| libm::fmaxf(m, x));
+        // SAFETY: AVX2 (caller); `map8!` stays inside `xs`.
+        unsafe {
+            let mv = _mm256_set1_ps(m);
+            map8!(&mut *xs, |x| expf8(_mm256_sub_ps(x, mv)));
+        }
+        let s = crate::kernels::gemv_f32::Scalar::sum(xs);
+        // SAFETY: AVX2 (caller); `map8!` stays inside `xs`.
+        unsafe {
+            let sv = _mm256_set1_ps(s);
+            map8!(xs, |x| _mm256_div_ps(x, sv));
+        }
+    }
+
+    #[cfg(all(test, not(miri)))]
+    mod tests {
+        extern crate std;
+        use super::*;
+
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn exp_slice(xs: &mut [f32]) {
+            // SAFETY: AVX2 enabled; `map8!` stays inside `xs`.
+            unsafe { map8!(xs, |x| expf8(x)) }
+        }
+
+        #[test]
+        fn avx2_expf_equals_libm_on_a_sweep_of_all_bit_patterns() {
+            if !std::is_x86_feature_detected!("avx2") {
+                return;
+            }
+            let xs = super::super::tests::sweep();
+            assert!(xs.len() > 17_000_000);
+            let mut got = xs.clone();
+            // SAFETY: AVX2 detected above.
+            unsafe { exp_slice(&mut got) };
+            for (x, g) in xs.iter().zip(&got) {
+                let want = libm::expf(*x);
+                let same = g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan());
+                assert!(same, "expf({x:e} = {:#x}): {g:e} vs {want:e}", x.to_bits());
+            }
         }
     }
 }

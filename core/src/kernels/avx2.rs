@@ -11,6 +11,8 @@
 //!   sum stays below 2^31); the accumulation wraps mod 2^32 like the
 //!   reference. Requantization is the scalar reference's, row by row.
 //! * ReLU: a compare and an `and`, keeping NaN as the scalar does.
+//! * Sigmoid, SiLU, softmax: `libm::expf` ported lane for lane
+//!   ([`act_exp`](super::act_exp)).
 
 use core::arch::x86_64::*;
 
@@ -84,6 +86,42 @@ impl Kernel for Avx2 {
         // SAFETY: `self` exists only if AVX2 and FMA were detected.
         unsafe { relu_f32_avx2(xs) }
     }
+
+    #[inline]
+    fn sigmoid_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected.
+        unsafe { sigmoid_avx2(xs) }
+    }
+
+    #[inline]
+    fn silu_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected.
+        unsafe { silu_avx2(xs) }
+    }
+
+    #[inline]
+    fn softmax_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected.
+        unsafe { softmax_avx2(xs) }
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sigmoid_avx2(xs: &mut [f32]) {
+    // SAFETY: AVX2 is enabled by this wrapper.
+    unsafe { super::act_exp::avx2::sigmoid(xs) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn silu_avx2(xs: &mut [f32]) {
+    // SAFETY: AVX2 is enabled by this wrapper.
+    unsafe { super::act_exp::avx2::silu(xs) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn softmax_avx2(xs: &mut [f32]) {
+    // SAFETY: AVX2 is enabled by this wrapper.
+    unsafe { super::act_exp::avx2::softmax(xs) }
 }
 
 #[target_feature(enable = "avx2,fma")]

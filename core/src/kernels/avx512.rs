@@ -23,6 +23,7 @@ use super::avx2::{tree_rows4, tree_rows8};
 use super::gemv_f32::{reduce_lanes, F32_LANES};
 use super::gemv_i8::{FullyConnectedParams, Scalar as I8Scalar};
 use super::kernel::{fitting_rows, Kernel, KernelId};
+use crate::quant::Rounding;
 
 /// The AVX-512 kernel. Holding a value proves the CPU has AVX-512 F, BW, VL
 /// and VNNI (and AVX2 + FMA, which they imply).
@@ -519,7 +520,11 @@ unsafe fn fc_i8_body(
         I8Scalar::fully_connected(w, x, bias, p, y);
         return;
     }
-    let channels = if p.multiplier.len() == 1 && !p.shift.is_empty() {
+    // `requantize16` vectorizes double rounding only; single rounding goes
+    // through the scalar `requantize`, row by row.
+    let channels = if p.rounding != Rounding::Double {
+        Channels::Other
+    } else if p.multiplier.len() == 1 && !p.shift.is_empty() {
         Channels::PerTensor
     } else if p.multiplier.len() >= rows && p.shift.len() >= rows {
         Channels::PerChannel
@@ -640,7 +645,11 @@ unsafe fn fc_i8_packed_body(
         I8Scalar::fully_connected_packed(packed, x, bias, p, y);
         return;
     }
-    let channels = if p.multiplier.len() == 1 && !p.shift.is_empty() {
+    // `requantize16` vectorizes double rounding only; single rounding goes
+    // through the scalar `requantize`, row by row.
+    let channels = if p.rounding != Rounding::Double {
+        Channels::Other
+    } else if p.multiplier.len() == 1 && !p.shift.is_empty() {
         Channels::PerTensor
     } else if p.multiplier.len() >= rows && p.shift.len() >= rows {
         Channels::PerChannel
@@ -664,36 +673,34 @@ unsafe fn fc_i8_packed_body(
         let xp = x.as_ptr();
         let correction = _mm512_set1_epi32(p.input_offset);
         let x_term = _mm512_set1_epi32(x_sum.wrapping_mul(128));
+        let stride = groups * STEP;
+        // Two blocks (32 rows) per pass share each input broadcast; the last
+        // one or two blocks go one at a time.
+        while rows - r > ROWS {
+            let base = packed.as_ptr().add((r / ROWS) * stride);
+            let dots = packed_dots::<2>(base, stride, xp, full, groups, last);
+            for (h, &d) in dots.iter().enumerate() {
+                let rr = r + h * ROWS;
+                if rr >= rows {
+                    break;
+                }
+                let live = (rows - rr).min(ROWS);
+                let lm = mask16(live);
+                let sums = _mm512_maskz_loadu_epi32(lm, row_sums.as_ptr().add(rr));
+                let b = _mm512_maskz_loadu_epi32(lm, bias.as_ptr().add(rr));
+                let total = _mm512_add_epi32(
+                    _mm512_sub_epi32(d, x_term),
+                    _mm512_add_epi32(_mm512_mullo_epi32(sums, correction), b),
+                );
+                finish16(total, channels, p, rr, live, y);
+            }
+            r = (r + 2 * ROWS).min(rows);
+        }
         while r < rows {
             let live = (rows - r).min(ROWS);
             let lm = mask16(live);
-            let base = packed.as_ptr().add((r / ROWS) * groups * STEP);
-            let mut acc = [_mm512_setzero_si512(); 4];
-            let mut g = 0;
-            while g + 4 <= full {
-                for (u, a) in acc.iter_mut().enumerate() {
-                    let xw = _mm512_set1_epi32(
-                        xp.add((g + u) * VNNI_COLS).cast::<i32>().read_unaligned(),
-                    );
-                    let wv = _mm512_loadu_si512(base.add((g + u) * STEP) as *const _);
-                    *a = _mm512_dpbusd_epi32(*a, wv, xw);
-                }
-                g += 4;
-            }
-            while g < groups {
-                let word = if g < full {
-                    xp.add(g * VNNI_COLS).cast::<i32>().read_unaligned()
-                } else {
-                    last
-                };
-                let wv = _mm512_loadu_si512(base.add(g * STEP) as *const _);
-                acc[0] = _mm512_dpbusd_epi32(acc[0], wv, _mm512_set1_epi32(word));
-                g += 1;
-            }
-            let dots = _mm512_add_epi32(
-                _mm512_add_epi32(acc[0], acc[1]),
-                _mm512_add_epi32(acc[2], acc[3]),
-            );
+            let base = packed.as_ptr().add((r / ROWS) * stride);
+            let [dots] = packed_dots::<1>(base, stride, xp, full, groups, last);
             let sums = _mm512_maskz_loadu_epi32(lm, row_sums.as_ptr().add(r));
             let b = _mm512_maskz_loadu_epi32(lm, bias.as_ptr().add(r));
             let total = _mm512_add_epi32(
@@ -703,6 +710,62 @@ unsafe fn fc_i8_packed_body(
             finish16(total, channels, p, r, live, y);
             r += live;
         }
+    }
+}
+
+/// The row totals (before offsets) of `NB` consecutive 16-row blocks of
+/// packed weights starting at `base`, `stride` bytes apart: per group of four
+/// columns one broadcast of the input word, shared by the blocks, and one
+/// `vpdpbusd` per block; four accumulators per block (groups mod 4).
+///
+/// # Safety
+/// AVX-512 F/VNNI available; `NB` blocks of `stride = groups · 64` bytes
+/// readable from `base`; `xp` readable for `4 · full` bytes.
+#[inline(always)]
+unsafe fn packed_dots<const NB: usize>(
+    base: *const i8,
+    stride: usize,
+    xp: *const i8,
+    full: usize,
+    groups: usize,
+    last: i32,
+) -> [__m512i; NB] {
+    use super::gemv_i8::VNNI_COLS;
+    // SAFETY: the loads stay inside the `NB` blocks and the `full` input
+    // words, as the caller guarantees.
+    unsafe {
+        let mut acc = [[_mm512_setzero_si512(); 4]; NB];
+        let mut g = 0;
+        while g + 4 <= full {
+            for u in 0..4 {
+                let xw =
+                    _mm512_set1_epi32(xp.add((g + u) * VNNI_COLS).cast::<i32>().read_unaligned());
+                for (blk, a) in acc.iter_mut().enumerate() {
+                    let wv =
+                        _mm512_loadu_si512(base.add(blk * stride + (g + u) * STEP) as *const _);
+                    a[u] = _mm512_dpbusd_epi32(a[u], wv, xw);
+                }
+            }
+            g += 4;
+        }
+        while g < groups {
+            let word = if g < full {
+                xp.add(g * VNNI_COLS).cast::<i32>().read_unaligned()
+            } else {
+                last
+            };
+            let xw = _mm512_set1_epi32(word);
+            for (blk, a) in acc.iter_mut().enumerate() {
+                let wv = _mm512_loadu_si512(base.add(blk * stride + g * STEP) as *const _);
+                a[0] = _mm512_dpbusd_epi32(a[0], wv, xw);
+            }
+            g += 1;
+        }
+        let mut out = [_mm512_setzero_si512(); NB];
+        for (o, a) in out.iter_mut().zip(&acc) {
+            *o = _mm512_add_epi32(_mm512_add_epi32(a[0], a[1]), _mm512_add_epi32(a[2], a[3]));
+        }
+        out
     }
 }
 

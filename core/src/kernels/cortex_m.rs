@@ -51,7 +51,7 @@
 use super::gemv_f32::{reduce_lanes, F32_LANES};
 use super::gemv_i8::{FullyConnectedParams, Scalar};
 use super::kernel::{Kernel, KernelId, Scalar as KernelScalar};
-use crate::quant::rounding_divide_by_pot;
+use crate::quant::{rounding_divide_by_pot, Rounding};
 
 /// Inputs staged per chunk (i16 each: 128 bytes of stack).
 pub const X_CHUNK: usize = 64;
@@ -151,9 +151,19 @@ impl CortexMDsp {
         let (bias, y) = (&bias[..rows], &mut y[..rows]);
         if n < 4 {
             // No group of four to stage: a plain loop (still with the
-            // faster requantization) costs less than staging.
-            for (c, ((row, &b), yc)) in w.chunks_exact(n).zip(bias).zip(y.iter_mut()).enumerate() {
-                *yc = requantize(p, Scalar::accumulate(row, x, off, b), c);
+            // faster requantization, eight rows at a time) costs less than
+            // staging.
+            let mut acc = [0i32; 8];
+            for (g, ((wg, bg), yg)) in w
+                .chunks(8 * n)
+                .zip(bias.chunks(8))
+                .zip(y.chunks_mut(8))
+                .enumerate()
+            {
+                for ((a, row), &b) in acc.iter_mut().zip(wg.chunks_exact(n)).zip(bg) {
+                    *a = Scalar::accumulate(row, x, off, b);
+                }
+                requantize_rows(p, &acc[..yg.len()], 8 * g, yg);
             }
             return;
         }
@@ -161,6 +171,13 @@ impl CortexMDsp {
         let single_chunk = n <= X_CHUNK;
         if single_chunk {
             stage(x, off, &mut staged);
+        }
+        if single_chunk && n % 4 == 0 {
+            // The common case (every layer of the bundled models but the
+            // 1-input one): whole groups of four, staged once; the rows
+            // straight through the assembly, without the chunk and tail
+            // logic below.
+            return fc_staged_blocks(w, n, &staged, bias, p, y);
         }
         let accumulate = |staged: &mut Staged, r: usize, acc: [i32; 3], three: bool| {
             // SAFETY: the rows read (r, and r+1, r+2 when `three`) are below
@@ -184,16 +201,56 @@ impl CortexMDsp {
         let mut r = 0;
         for (b, yg) in (&mut groups_b).zip(&mut groups_y) {
             let acc = accumulate(&mut staged, r, [b[0], b[1], b[2]], true);
-            yg[0] = requantize(p, acc[0], r);
-            yg[1] = requantize(p, acc[1], r + 1);
-            yg[2] = requantize(p, acc[2], r + 2);
+            requantize_rows(p, &acc, r, yg);
             r += 3;
         }
         let rest = groups_y.into_remainder();
         for (&b, yc) in groups_b.remainder().iter().zip(rest) {
-            *yc = requantize(p, accumulate(&mut staged, r, [b, 0, 0], false)[0], r);
+            let acc = accumulate(&mut staged, r, [b, 0, 0], false);
+            requantize_rows(p, &acc[..1], r, core::slice::from_mut(yc));
             r += 1;
         }
+    }
+}
+
+/// The layer when all `n` inputs (a multiple of four, at most [`X_CHUNK`])
+/// are staged: three rows per [`imp::dot3_blocks`], the last rows one by
+/// one, each group requantized by [`requantize_rows`]. `rows = y.len() =
+/// bias.len() ≤ w.len() / n`, as the caller established.
+#[inline(never)]
+fn fc_staged_blocks(
+    w: &[i8],
+    n: usize,
+    staged: &Staged,
+    bias: &[i32],
+    p: &FullyConnectedParams<'_>,
+    y: &mut [i8],
+) {
+    let rows = y.len().min(bias.len()).min(w.len() / n.max(1));
+    let blocks = n / 4;
+    let xs = staged.as_ptr();
+    let mut r = 0;
+    while r + 3 <= rows {
+        // SAFETY: rows r..r+3 are below `rows ≤ w.len() / n`, so the three
+        // rows of `n` weights lie inside `w`; `xs` holds `n = 4·blocks`
+        // staged inputs (the caller staged all of them).
+        let acc = unsafe {
+            imp::dot3_blocks(
+                w.as_ptr().add(r * n),
+                n,
+                xs,
+                blocks,
+                [bias[r], bias[r + 1], bias[r + 2]],
+            )
+        };
+        requantize_rows(p, &acc, r, &mut y[r..r + 3]);
+        r += 3;
+    }
+    while r < rows {
+        // SAFETY: row r < rows lies inside `w`; as above for `xs`.
+        let acc = unsafe { imp::dot1_blocks(w.as_ptr().add(r * n), xs, blocks, bias[r]) };
+        requantize_rows(p, &[acc], r, &mut y[r..r + 1]);
+        r += 1;
     }
 }
 
@@ -347,26 +404,70 @@ fn gemv_f32(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     }
 }
 
-/// [`FullyConnectedParams::requantize`], bit for bit, with the
-/// `SaturatingRoundingDoublingHighMul` as one 64-bit multiply and a shift:
-/// gemmlowp's `(ab + nudge) / 2^31` with C truncation equals
-/// `(ab + 2^30) >> 31` (an arithmetic shift) for every `ab` (for `ab < 0` the
-/// truncating division is a ceiling, and `⌈(ab + 1 − 2^30)/2^31⌉ =
-/// ⌊(ab + 2^30)/2^31⌋`), which compiles to `SMULL`, `ADDS`, `ADC` and two
-/// shifts instead of a branch and a 64-bit division fix-up.
+/// [`FullyConnectedParams::requantize`], bit for bit, in both rounding
+/// modes.
+///
+/// Double rounding: the `SaturatingRoundingDoublingHighMul` is one 64-bit
+/// multiply and a shift: gemmlowp's `(ab + nudge) / 2^31` with C truncation
+/// equals `(ab + 2^30) >> 31` (an arithmetic shift) for every `ab` (for
+/// `ab < 0` the truncating division is a ceiling, and `⌈(ab + 1 −
+/// 2^30)/2^31⌉ = ⌊(ab + 2^30)/2^31⌋`), which compiles to `SMULL`, `ADDS`,
+/// `ADC` and two shifts instead of a branch and a 64-bit division fix-up.
+///
+/// Single rounding is already one `SMULL`, a 64-bit add of the nudge and a
+/// 64-bit shift.
 #[inline(always)]
 fn requantize(p: &FullyConnectedParams<'_>, acc: i32, c: usize) -> i8 {
     let (m, shift) = p.channel(c);
-    let left = if shift > 0 { shift.min(31) } else { 0 };
-    let right = if shift > 0 { 0 } else { shift.wrapping_neg() };
-    let x = acc.wrapping_mul(1i32 << left);
-    let high = if x == i32::MIN && m == i32::MIN {
-        i32::MAX
-    } else {
-        ((x as i64 * m as i64 + (1 << 30)) >> 31) as i32
+    let v = match p.rounding {
+        Rounding::Double => {
+            let left = if shift > 0 { shift.min(31) } else { 0 };
+            let right = if shift > 0 { 0 } else { shift.wrapping_neg() };
+            let x = acc.wrapping_mul(1i32 << left);
+            let high = if x == i32::MIN && m == i32::MIN {
+                i32::MAX
+            } else {
+                ((x as i64 * m as i64 + (1 << 30)) >> 31) as i32
+            };
+            rounding_divide_by_pot(high, right)
+        }
+        Rounding::Single => {
+            // total = 31 − shift in 1..=62, as the reference clamps it.
+            let total = 31 - shift.clamp(-31, 30);
+            ((acc as i64 * m as i64 + (1i64 << (total - 1))) >> total) as i32
+        }
     };
-    let v = rounding_divide_by_pot(high, right).wrapping_add(p.output_offset);
+    let v = v.wrapping_add(p.output_offset);
     v.max(p.act_min as i32).min(p.act_max as i32) as i8
+}
+
+/// `y[j] = requantize(p, acc[j], first + j)` (zipped), bit for bit, with
+/// the usual case — double rounding, a shift in `−31..=0` (a right shift
+/// only) and a multiplier other than `i32::MIN` — as straight-line code:
+/// `SMLAL` of the nudge, two shifts, gemmlowp's `RoundingDivideByPOT`
+/// without its exponent clamp, the offset and the clamp. Anything else goes
+/// through [`requantize`]. Not inlined: the per-row code then runs with the
+/// parameters in registers rather than in the kernel's spilled frame.
+#[inline(never)]
+fn requantize_rows(p: &FullyConnectedParams<'_>, acc: &[i32], first: usize, y: &mut [i8]) {
+    let (off, lo, hi) = (p.output_offset, p.act_min as i32, p.act_max as i32);
+    let double = p.rounding == Rounding::Double;
+    for (j, (&a, yj)) in acc.iter().zip(y.iter_mut()).enumerate() {
+        let c = first + j;
+        let (m, shift) = p.channel(c);
+        if !(double && (-31..=0).contains(&shift) && m != i32::MIN) {
+            *yj = requantize(p, a, c);
+            continue;
+        }
+        // SRDHM(a, m) as in `requantize` (no saturation: m ≠ i32::MIN).
+        let h = ((a as i64 * m as i64 + (1 << 30)) >> 31) as i32;
+        // RoundingDivideByPOT(h, e), e in 0..=31.
+        let e = shift.unsigned_abs();
+        let mask = ((1u32 << e) - 1) as i32;
+        let threshold = (mask >> 1) + ((h as u32) >> 31) as i32;
+        let v = (h >> e) + ((h & mask) > threshold) as i32;
+        *yj = v.wrapping_add(off).max(lo).min(hi) as i8;
+    }
 }
 
 /// Stages up to [`X_CHUNK`] inputs plus `off` into `dst`.
@@ -690,6 +791,11 @@ mod tests {
     }
 
     fn sweep(rows: usize, cols: usize, seed: u64, off: i32) {
+        sweep_mode(rows, cols, seed, off, Rounding::Double);
+        sweep_mode(rows, cols, seed, off, Rounding::Single);
+    }
+
+    fn sweep_mode(rows: usize, cols: usize, seed: u64, off: i32, rounding: Rounding) {
         let mut s = seed | 1;
         let mut next = || {
             s ^= s << 13;
@@ -712,13 +818,14 @@ mod tests {
             shift: &sh[..rows.max(1)],
             act_min: -128,
             act_max: 127,
+            rounding,
         };
         let (w, x, b) = (&w[..rows * cols], &x[..cols], &bias[..rows]);
         let want = run(Scalar::fully_connected, w, x, b, &p, rows);
         let got = run(CortexMDsp::fully_connected, w, x, b, &p, rows);
         assert_eq!(
             want, got,
-            "rows {rows} cols {cols} offset {off} seed {seed}"
+            "rows {rows} cols {cols} offset {off} seed {seed} {rounding:?}"
         );
     }
 
@@ -765,6 +872,7 @@ mod tests {
             shift: &s,
             act_min: -100,
             act_max: 100,
+            rounding: Rounding::Double,
         };
         let w: [i8; 50] = core::array::from_fn(|i| (i as i8).wrapping_mul(37));
         let x = [5i8, -7, 9, 100, -128, 127, 0];
@@ -815,19 +923,30 @@ mod tests {
                 _ => next() % 12 - 8,
             };
             let (mm, ss) = ([m], [shift]);
-            let p = FullyConnectedParams {
-                input_offset: 0,
-                output_offset: next() % 300,
-                multiplier: &mm,
-                shift: &ss,
-                act_min: -128,
-                act_max: 127,
-            };
-            assert_eq!(
-                requantize(&p, acc, 0),
-                p.requantize(acc, 0),
-                "acc {acc} m {m} shift {shift}"
-            );
+            let output_offset = next() % 300;
+            for rounding in [Rounding::Double, Rounding::Single] {
+                let p = FullyConnectedParams {
+                    input_offset: 0,
+                    output_offset,
+                    multiplier: &mm,
+                    shift: &ss,
+                    act_min: -128,
+                    act_max: 127,
+                    rounding,
+                };
+                assert_eq!(
+                    requantize(&p, acc, 0),
+                    p.requantize(acc, 0),
+                    "acc {acc} m {m} shift {shift} {rounding:?}"
+                );
+                let mut y = [0i8; 2];
+                requantize_rows(&p, &[acc, acc ^ 1], 0, &mut y);
+                assert_eq!(
+                    y,
+                    [p.requantize(acc, 0), p.requantize(acc ^ 1, 0)],
+                    "rows: acc {acc} m {m} shift {shift} {rounding:?}"
+                );
+            }
         }
     }
 

@@ -14,7 +14,7 @@
 //! it runs on; that makes the sum independent of order, so every twin may
 //! reorder it (or fold `input_offset·Σw` into the bias) and still agree.
 
-use crate::quant::multiply_by_quantized_multiplier;
+use crate::quant::Rounding;
 use crate::Error;
 
 /// Quantization parameters of one int8 fully connected layer.
@@ -33,6 +33,9 @@ pub struct FullyConnectedParams<'a> {
     pub act_min: i8,
     /// Upper clamp.
     pub act_max: i8,
+    /// How `MultiplyByQuantizedMultiplier` rounds: TFLite Micro's double
+    /// rounding or the TFLite interpreter's single rounding.
+    pub rounding: Rounding,
 }
 
 impl FullyConnectedParams<'_> {
@@ -51,7 +54,10 @@ impl FullyConnectedParams<'_> {
     #[inline(always)]
     pub fn requantize(&self, acc: i32, c: usize) -> i8 {
         let (m, s) = self.channel(c);
-        let v = multiply_by_quantized_multiplier(acc, m, s).wrapping_add(self.output_offset);
+        let v = self
+            .rounding
+            .multiply(acc, m, s)
+            .wrapping_add(self.output_offset);
         // max-then-min rather than `clamp`, which panics on `act_min > act_max`
         // (equal results whenever the bounds are ordered).
         v.max(self.act_min as i32).min(self.act_max as i32) as i8
@@ -318,6 +324,7 @@ mod tests {
             shift: s,
             act_min: -128,
             act_max: 127,
+            rounding: Rounding::Double,
         }
     }
 

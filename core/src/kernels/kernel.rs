@@ -555,7 +555,23 @@ mod parity {
         act: (i8, i8),
     }
 
+    /// Both requantization modes: double rounding (vectorized on AVX-512)
+    /// and single rounding (the scalar `requantize` in every kernel).
     fn check_fc(c: &FcCase, ks: &[Box<dyn Dyn>]) -> Result<(), TestCaseError> {
+        for rounding in [
+            crate::quant::Rounding::Double,
+            crate::quant::Rounding::Single,
+        ] {
+            check_fc_mode(c, ks, rounding)?;
+        }
+        Ok(())
+    }
+
+    fn check_fc_mode(
+        c: &FcCase,
+        ks: &[Box<dyn Dyn>],
+        rounding: crate::quant::Rounding,
+    ) -> Result<(), TestCaseError> {
         let p = FullyConnectedParams {
             input_offset: c.input_offset,
             output_offset: c.output_offset,
@@ -563,6 +579,7 @@ mod parity {
             shift: &c.shift,
             act_min: c.act.0,
             act_max: c.act.1,
+            rounding,
         };
         let mut want = std::vec![0i8; c.rows];
         Scalar.fully_connected_i8(&c.w, &c.x, &c.bias, &[], &p, &mut want);

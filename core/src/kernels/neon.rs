@@ -10,6 +10,8 @@
 //!   products into wrapping i32 lanes. Requantization is the scalar
 //!   reference's, row by row.
 //! * ReLU: keeps `x > 0` and NaN (`x != x`), `+0.0` elsewhere.
+//! * Sigmoid, SiLU, softmax: `libm::expf` ported lane for lane ([`expf4`],
+//!   the same steps as the AVX-512 `expf16`).
 
 use core::arch::aarch64::*;
 
@@ -84,6 +86,24 @@ impl Kernel for Neon {
     fn relu_f32(self, xs: &mut [f32]) {
         // SAFETY: `self` proves NEON.
         unsafe { relu_neon(xs) }
+    }
+
+    #[inline]
+    fn sigmoid_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { sigmoid_neon(xs) }
+    }
+
+    #[inline]
+    fn silu_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { silu_neon(xs) }
+    }
+
+    #[inline]
+    fn softmax_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { softmax_neon(xs) }
     }
 }
 
@@ -264,5 +284,184 @@ unsafe fn relu_neon(xs: &mut [f32]) {
     }
     for v in &mut xs[i..] {
         *v = crate::activations::relu(*v);
+    }
+}
+
+// ------------------------------------------------------ expf activations ----
+
+const LN2_HI: f32 = 6.931_457_5e-1; // 0x3f317200
+const LN2_LO: f32 = 1.428_606_8e-6; // 0x35bfbe8e
+const INV_LN2: f32 = 1.442_695_1; // 0x3fb8aa3b
+const P1: f32 = 1.666_662_5e-1; // 0x3e2aaa8f
+const P2: f32 = -2.766_733_3e-3; // 0xbb355215
+
+/// `libm::expf` on four lanes: FreeBSD's `e_expf.c` step for step (argument
+/// reduction, the rational approximation with its correctly rounded
+/// division, `scalbnf`'s two-step scaling, NaN / overflow / underflow /
+/// tiny special cases), with separate multiplies and adds (never `fmla`).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+pub(crate) unsafe fn expf4(x: float32x4_t) -> float32x4_t {
+    // SAFETY: register-only NEON operations.
+    unsafe {
+        let si = vdupq_n_s32;
+        let sf = vdupq_n_f32;
+        let bits = vreinterpretq_s32_f32(x);
+        let hx = vandq_s32(bits, si(0x7fff_ffff));
+        let neg = vcltq_s32(bits, si(0));
+        let is_nan = vcgtq_s32(hx, si(0x7f80_0000));
+        let overflow = vbicq_u32(vcgeq_s32(hx, si(0x42b1_7218)), vorrq_u32(neg, is_nan));
+        let underflow = vbicq_u32(vandq_u32(vcgeq_s32(hx, si(0x42cf_f1b5)), neg), is_nan);
+        let big = vcgtq_s32(hx, si(0x3eb1_7218));
+        let far = vcgtq_s32(hx, si(0x3f85_1592));
+        let small = vcgtq_s32(hx, si(0x3900_0000));
+
+        let half = vbslq_f32(neg, sf(-0.5), sf(0.5));
+        let k_far = vcvtq_s32_f32(vaddq_f32(vmulq_f32(sf(INV_LN2), x), half));
+        let k_near = vbslq_s32(neg, si(-1), si(1));
+        let k = vandq_s32(vbslq_s32(far, k_far, k_near), vreinterpretq_s32_u32(big));
+        let kf = vcvtq_f32_s32(k);
+        let hi = vbslq_f32(big, vsubq_f32(x, vmulq_f32(kf, sf(LN2_HI))), x);
+        let lo = vreinterpretq_f32_u32(vandq_u32(
+            vreinterpretq_u32_f32(vmulq_f32(kf, sf(LN2_LO))),
+            big,
+        ));
+        let r = vbslq_f32(big, vsubq_f32(hi, lo), x);
+
+        let one = sf(1.0);
+        let xx = vmulq_f32(r, r);
+        let poly = vaddq_f32(sf(P1), vmulq_f32(xx, sf(P2)));
+        let c = vsubq_f32(r, vmulq_f32(xx, poly));
+        let q = vdivq_f32(vmulq_f32(r, c), vsubq_f32(sf(2.0), c));
+        let y = vaddq_f32(one, vaddq_f32(vsubq_f32(q, lo), hi));
+
+        let up = vcgtq_s32(k, si(127));
+        let down = vcltq_s32(k, si(-126));
+        let pre = vbslq_f32(up, sf(f32::from_bits(0x7f00_0000)), one);
+        let pre = vbslq_f32(down, sf(f32::from_bits(0x0c80_0000)), pre);
+        let n = vsubq_s32(k, vandq_s32(vreinterpretq_s32_u32(up), si(127)));
+        let n = vaddq_s32(n, vandq_s32(vreinterpretq_s32_u32(down), si(102)));
+        let scale = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(n, si(127))));
+        let y = vmulq_f32(vmulq_f32(y, pre), scale);
+
+        let y = vbslq_f32(small, y, vaddq_f32(one, x));
+        let y = vbslq_f32(underflow, sf(0.0), y);
+        let y = vbslq_f32(overflow, sf(f32::INFINITY), y);
+        vbslq_f32(is_nan, x, y)
+    }
+}
+
+/// Replaces every element `v` of `xs` by `$body`, four lanes at a time, the
+/// tail through a zero-padded copy. A macro, not a closure, so the body is
+/// compiled with the caller's target features.
+///
+/// Must be used inside an `unsafe` block of a function with NEON.
+macro_rules! map4 {
+    ($xs:expr, |$v:ident| $body:expr) => {{
+        let xs: &mut [f32] = $xs;
+        let n = xs.len();
+        let p = xs.as_mut_ptr();
+        let mut i = 0;
+        while i + 4 <= n {
+            let $v = vld1q_f32(p.add(i));
+            vst1q_f32(p.add(i), $body);
+            i += 4;
+        }
+        if i < n {
+            let mut t = [0.0f32; 4];
+            t[..n - i].copy_from_slice(&xs[i..]);
+            let $v = vld1q_f32(t.as_ptr());
+            vst1q_f32(t.as_mut_ptr(), $body);
+            xs[i..].copy_from_slice(&t[..n - i]);
+        }
+    }};
+}
+
+/// `1 / (1 + expf(−x))`.
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn sigmoid4(x: float32x4_t) -> float32x4_t {
+    // SAFETY: register-only NEON operations.
+    unsafe {
+        let one = vdupq_n_f32(1.0);
+        vdivq_f32(one, vaddq_f32(one, expf4(vnegq_f32(x))))
+    }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn sigmoid_neon(xs: &mut [f32]) {
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe { map4!(xs, |x| sigmoid4(x)) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn silu_neon(xs: &mut [f32]) {
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe { map4!(xs, |x| vmulq_f32(x, sigmoid4(x))) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn softmax_neon(xs: &mut [f32]) {
+    let m = xs.iter().fold(f32::NEG_INFINITY, |m, &x| libm::fmaxf(m, x));
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe {
+        let mv = vdupq_n_f32(m);
+        map4!(&mut *xs, |x| expf4(vsubq_f32(x, mv)));
+    }
+    let s = super::gemv_f32::Scalar::sum(xs);
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe {
+        let sv = vdupq_n_f32(s);
+        map4!(xs, |x| vdivq_f32(x, sv));
+    }
+}
+
+#[cfg(all(test, not(miri)))]
+mod tests {
+    extern crate std;
+    use super::*;
+
+    #[target_feature(enable = "neon")]
+    unsafe fn exp_slice(xs: &mut [f32]) {
+        // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+        unsafe { map4!(xs, |x| expf4(x)) }
+    }
+
+    #[test]
+    fn neon_expf_equals_libm_on_a_sweep_of_bit_patterns() {
+        if !std::arch::is_aarch64_feature_detected!("neon") {
+            return;
+        }
+        // Every 4093rd bit pattern (about a million, all exponents and signs;
+        // coarser than the x86 sweep because this runs under qemu), plus ±4
+        // ulps around every branch threshold.
+        let mut xs: std::vec::Vec<f32> = (0..=u32::MAX).step_by(4093).map(f32::from_bits).collect();
+        for t in [
+            0x42aeac50u32,
+            0x42b17218,
+            0x42cff1b5,
+            0x3eb17218,
+            0x3f851592,
+            0x39000000,
+            0x7f800000,
+        ] {
+            for d in 0..9u32 {
+                let b = t.wrapping_add(d).wrapping_sub(4);
+                xs.push(f32::from_bits(b));
+                xs.push(f32::from_bits(b | 0x8000_0000));
+            }
+        }
+        let mut got = xs.clone();
+        // SAFETY: NEON detected above.
+        unsafe { exp_slice(&mut got) };
+        for (x, g) in xs.iter().zip(&got) {
+            let want = libm::expf(*x);
+            let same = g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan());
+            assert!(same, "expf({x:e} = {:#x}): {g:e} vs {want:e}", x.to_bits());
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! Activations are int8 with one (scale, zero point) per tensor; weights are
 //! int8 symmetric in [−127, 127] with one scale per output channel; bias is
 //! int32 with scale `s_in·s_w[c]`. Requantization uses a Q31 multiplier and a
-//! power-of-two shift, with TFLite's default double rounding.
+//! power-of-two shift, rounded as TFLite Micro does (gemmlowp's double
+//! rounding, the default) or as the TFLite interpreter does (single
+//! rounding): [`Rounding`].
 
 pub mod argmax;
 pub mod lut;
@@ -17,6 +19,6 @@ pub use params::QuantParams;
 pub use softmax::{softmax_i8, SoftmaxParams};
 
 pub use requantize::{
-    multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
-    saturating_rounding_doubling_high_mul,
+    multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_single_rounding,
+    quantize_multiplier, rounding_divide_by_pot, saturating_rounding_doubling_high_mul, Rounding,
 };

@@ -24,12 +24,32 @@ impl QuantParams {
     /// TFLite's `AffineQuantize`: `clamp(round(x / scale) + zero_point)`,
     /// the division in f32 and `round` half away from zero. NaN maps to the
     /// zero point; ±∞ saturate.
+    ///
+    /// Computed without `libm::roundf` (a software routine on a
+    /// microcontroller): for `|v| < 2^23`, `t = trunc(v)` and `v − t` are
+    /// exact in f32 (Sterbenz), so comparing the fraction with ±0.5 rounds
+    /// half away from zero exactly as `roundf`; larger values are already
+    /// integers, where `as i32` (saturating, NaN to 0) is `roundf(v) as i32`.
+    /// The tests compare the two near every rounding boundary and across
+    /// all exponents.
     #[inline]
     pub fn quantize(&self, x: f32) -> i8 {
-        let r = libm::roundf(x / self.scale);
-        // `as i32` saturates (and sends NaN to 0), so this never overflows.
-        let q = (r as i32).saturating_add(self.zero_point);
-        q.clamp(-128, 127) as i8
+        const EXACT: f32 = 8_388_608.0; // 2^23
+        let v = x / self.scale;
+        let r = if v > -EXACT && v < EXACT {
+            let t = v as i32;
+            let frac = v - t as f32;
+            if frac >= 0.5 {
+                t + 1
+            } else if frac <= -0.5 {
+                t - 1
+            } else {
+                t
+            }
+        } else {
+            v as i32
+        };
+        r.saturating_add(self.zero_point).clamp(-128, 127) as i8
     }
 
     /// TFLite's `Dequantize`: `scale · (q − zero_point)` in f32.
@@ -67,6 +87,73 @@ mod tests {
         assert_eq!(p.quantize(f32::INFINITY), 127);
         assert_eq!(p.quantize(f32::NEG_INFINITY), -128);
         assert_eq!(p.quantize(f32::NAN), -3);
+    }
+
+    /// The definition: `clamp(roundf(x / scale) + zero_point)`.
+    fn quantize_with_roundf(p: &QuantParams, x: f32) -> i8 {
+        let r = libm::roundf(x / p.scale);
+        (r as i32).saturating_add(p.zero_point).clamp(-128, 127) as i8
+    }
+
+    #[test]
+    fn quantize_equals_roundf_everywhere_it_matters() {
+        let params = [
+            QuantParams::new(1.0, 0),
+            QuantParams::new(0.5, -3),
+            QuantParams::new(0.041_29, -109),
+            QuantParams::new(1.0, 127),
+            QuantParams::new(1.0, -128),
+            QuantParams::new(3.0e-7, 5),
+            QuantParams::new(1.0, i32::MAX),
+            QuantParams::new(1.0, i32::MIN),
+        ];
+        let mut check = |x: f32| {
+            for p in &params {
+                assert_eq!(
+                    p.quantize(x),
+                    quantize_with_roundf(p, x),
+                    "{x:e} with {p:?}"
+                );
+            }
+        };
+        // Every f32 within 64 ulps of each half-integer and integer in
+        // −600..=600 (the rounding and saturation boundaries), both signs,
+        // and around ±2^23 (where the exact path ends).
+        for k in -1200..=1200 {
+            let c = k as f32 * 0.5;
+            for d in -64i32..=64 {
+                let bits = (c.to_bits() as i32).wrapping_add(d) as u32;
+                check(f32::from_bits(bits));
+            }
+        }
+        for c in [
+            8_388_608.0f32,
+            -8_388_608.0,
+            2_147_483_648.0,
+            -2_147_483_648.0,
+        ] {
+            for d in -64i32..=64 {
+                check(f32::from_bits((c.to_bits() as i32).wrapping_add(d) as u32));
+            }
+        }
+        // A sweep over all exponents and signs, NaNs and infinities included.
+        let step = if cfg!(miri) { 1 << 22 } else { 4093 };
+        let mut b = 0u64;
+        while b <= u32::MAX as u64 {
+            check(f32::from_bits(b as u32));
+            b += step;
+        }
+        for x in [
+            0.0,
+            -0.0,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MIN,
+            f32::MAX,
+        ] {
+            check(x);
+        }
     }
 
     #[test]

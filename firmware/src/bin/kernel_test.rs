@@ -10,6 +10,7 @@ use axon_core::kernels::cortex_m::{CortexMDsp, X_CHUNK};
 use axon_core::kernels::gemv_f32::Scalar as F32Scalar;
 use axon_core::kernels::gemv_i8::Scalar;
 use axon_core::kernels::FullyConnectedParams;
+use axon_core::quant::Rounding;
 use axon_core::kernels::Kernel;
 use axon_firmware::mcu;
 use cortex_m_rt::entry;
@@ -91,6 +92,11 @@ fn main() -> ! {
             shift: &shift[..channels],
             act_min: lo.min(hi),
             act_max: lo.max(hi),
+            rounding: if rng.below(2) == 0 {
+                Rounding::Double
+            } else {
+                Rounding::Single
+            },
         };
         let mut want = [0i8; MAX_ROWS];
         let mut got = [0x55i8; MAX_ROWS];

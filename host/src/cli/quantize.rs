@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
+use axon_core::quant::Rounding;
+
 use crate::model::Model;
 use crate::quantize::{compare, load_rows, quantize, Calibration, Comparison, QuantizeOptions};
 
@@ -31,9 +33,20 @@ pub struct Args {
     /// Report accuracy on this labelled CSV instead of the calibration data.
     #[arg(long)]
     pub eval: Option<String>,
+    /// Requantization rounding: `double` (gemmlowp, as TensorFlow Lite for
+    /// Microcontrollers and CMSIS-NN) or `single` (as the TensorFlow Lite
+    /// interpreter and LiteRT).
+    #[arg(long, default_value = "double", value_parser = parse_rounding)]
+    pub rounding: Rounding,
     /// Where to write the int8 model (JSON).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Parses `--rounding`.
+fn parse_rounding(s: &str) -> Result<Rounding, String> {
+    Rounding::from_name(s)
+        .ok_or_else(|| format!("unknown rounding \"{s}\" (expected double or single)"))
 }
 
 /// Evenly spaced rows `0, n/k, 2n/k, …` of a row-major matrix: every part of
@@ -99,6 +112,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let opts = QuantizeOptions {
         calibration,
         per_channel: !a.per_tensor,
+        rounding: a.rounding,
     };
     let q = quantize(&model, &calib, &a.calib, &opts)
         .with_context(|| format!("cannot quantize {}", a.model.display()))?;
@@ -298,4 +312,35 @@ pub fn eval_int8(a: super::eval::Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Cli, Command};
+    use super::*;
+    use clap::Parser as _;
+
+    fn parse(extra: &[&str]) -> Result<Args, clap::Error> {
+        let base = ["axon", "quantize", "--model", "m.json", "--calib", "c.csv"];
+        let cli = Cli::try_parse_from(base.iter().chain(extra).chain(&["--out", "o.json"]))?;
+        match cli.command {
+            Command::Quantize(a) => Ok(a),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rounding_defaults_to_double_and_parses_single() {
+        assert_eq!(parse(&[]).unwrap().rounding, Rounding::Double);
+        assert_eq!(
+            parse(&["--rounding", "single"]).unwrap().rounding,
+            Rounding::Single
+        );
+        assert_eq!(
+            parse(&["--rounding", "double"]).unwrap().rounding,
+            Rounding::Double
+        );
+        let e = parse(&["--rounding", "half"]).unwrap_err().to_string();
+        assert!(e.contains("unknown rounding \"half\""), "{e}");
+    }
 }

@@ -3,6 +3,7 @@
 
 use axon_core::blob::format::{self as fmt, entry, header};
 use axon_core::crc32::crc32;
+use axon_core::quant::Rounding;
 
 use crate::quantize::{Int8Layer, Int8Model};
 
@@ -74,7 +75,11 @@ pub fn write_blob(m: &Int8Model, opts: BlobOptions) -> anyhow::Result<Vec<u8>> {
 
     w.buf[header::MAGIC..header::MAGIC + 4].copy_from_slice(&fmt::MAGIC);
     w.u16(header::VERSION, fmt::VERSION);
-    w.u16(header::FLAGS, fmt::FLAG_PREPROCESS);
+    let rounding_flag = match m.rounding {
+        Rounding::Double => 0,
+        Rounding::Single => fmt::FLAG_SINGLE_ROUNDING,
+    };
+    w.u16(header::FLAGS, fmt::FLAG_PREPROCESS | rounding_flag);
     w.u16(header::HEADER_LEN, fmt::HEADER_LEN as u16);
     w.u16(header::LAYER_COUNT, count as u16);
     w.u32(header::INPUT_LEN, m.inputs);

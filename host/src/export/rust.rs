@@ -173,9 +173,10 @@ pub fn write_rust(m: &Int8Model, origin: &str) -> anyhow::Result<String> {
                      input_len: {inputs},\n        output_len: {outputs},\n        weights: &L{i}_WEIGHTS,\n        \
                      bias: &L{i}_BIAS,\n        multiplier: &L{i}_MULTIPLIER,\n        shift: &L{i}_SHIFT,\n        \
                      input_offset: {},\n        output: {},\n        act_min: {act_min},\n        act_max: {act_max},\n        \
-                     row_sums: None,\n    }}),",
+                     row_sums: None,\n        rounding: {CORE}::quant::Rounding::{:?},\n    }}),",
                     -input.zero_point,
-                    qp(*output)
+                    qp(*output),
+                    m.rounding
                 ));
             }
             Int8Layer::Lut {

@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use axon_core::int8::{
     FullyConnected, Layer, Layers, LutKind, LutLayer, Model as CoreModel, Standardize,
 };
-use axon_core::quant::{QuantParams, SoftmaxParams};
+use axon_core::quant::{QuantParams, Rounding, SoftmaxParams};
 use serde_json::{Map, Value};
 
 use crate::model::{f32_from_json, write_atomic, Preprocess, Task};
@@ -106,8 +106,9 @@ impl Int8Layer {
         }
     }
 
-    /// The core's view, borrowing this layer's arrays.
-    pub fn as_core(&self) -> Layer<'_> {
+    /// The core's view, borrowing this layer's arrays; fully connected
+    /// layers requantize with `rounding` (the model's mode).
+    pub fn as_core(&self, rounding: Rounding) -> Layer<'_> {
         match self {
             Int8Layer::FullyConnected {
                 inputs,
@@ -134,6 +135,7 @@ impl Int8Layer {
                 act_min: *act_min,
                 act_max: *act_max,
                 row_sums: Some(row_sums),
+                rounding,
             }),
             Int8Layer::Lut {
                 kind,
@@ -200,6 +202,9 @@ pub struct Int8Model {
     pub class_labels: Vec<String>,
     /// How the activation ranges were calibrated.
     pub calibration: CalibrationInfo,
+    /// How every fully connected layer rounds when it requantizes
+    /// (`"rounding"` in the file; `"double"` when absent).
+    pub rounding: Rounding,
 }
 
 impl Int8Model {
@@ -212,12 +217,15 @@ impl Int8Model {
     pub fn output(&self) -> QuantParams {
         self.layers
             .last()
-            .map_or(self.input, |l| l.as_core().output_params())
+            .map_or(self.input, |l| l.as_core(self.rounding).output_params())
     }
 
     /// The core's views of the layers (borrowing this model).
     pub fn core_layers(&self) -> Vec<Layer<'_>> {
-        self.layers.iter().map(Int8Layer::as_core).collect()
+        self.layers
+            .iter()
+            .map(|l| l.as_core(self.rounding))
+            .collect()
     }
 
     /// The core model over `layers` (from [`core_layers`](Self::core_layers)).
@@ -344,6 +352,13 @@ impl Int8Model {
                 .unwrap_or("")
                 .to_owned(),
         };
+        let rounding = match o.get("rounding") {
+            None => Rounding::Double,
+            Some(Value::String(name)) => Rounding::from_name(name).ok_or_else(|| {
+                anyhow!("\"rounding\" is \"{name}\", expected \"double\" or \"single\"")
+            })?,
+            Some(other) => bail!("\"rounding\" is {other}, expected \"double\" or \"single\""),
+        };
         let layers_v = o
             .get("layers")
             .and_then(Value::as_array)
@@ -366,6 +381,7 @@ impl Int8Model {
                 .to_owned(),
             class_labels: string_array(o.get("labels"))?,
             calibration,
+            rounding,
         };
         if let Some(out) = o.get("output").and_then(Value::as_object) {
             let stated = quant_params(out, "output")?;
@@ -409,6 +425,7 @@ impl Int8Model {
             let _ = write!(s, ", \"percentile\": {p:?}");
         }
         s.push_str("},\n");
+        let _ = writeln!(s, "  \"rounding\": \"{}\",", self.rounding.name());
         let _ = writeln!(
             s,
             "  \"preprocess\": {{\n    \"mean\": {},\n    \"std\": {}\n  }},",

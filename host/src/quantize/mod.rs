@@ -28,7 +28,7 @@ use anyhow::{bail, Context};
 use axon_core::int8::LutKind;
 use axon_core::quant::lut::{build_table, SIGMOID_OUTPUT, TANH_OUTPUT};
 use axon_core::quant::softmax::SOFTMAX_OUTPUT;
-use axon_core::quant::{quantize_multiplier, QuantParams, SoftmaxParams};
+use axon_core::quant::{quantize_multiplier, QuantParams, Rounding, SoftmaxParams};
 use axon_core::Activation;
 
 use crate::model::{LayerSpec, Model};
@@ -41,6 +41,9 @@ pub struct QuantizeOptions {
     /// One weight scale per output channel (TFLite's default) rather than
     /// one per tensor.
     pub per_channel: bool,
+    /// How requantization rounds: TFLite Micro's double rounding (the
+    /// default) or the TFLite interpreter's single rounding.
+    pub rounding: Rounding,
 }
 
 impl Default for QuantizeOptions {
@@ -48,6 +51,7 @@ impl Default for QuantizeOptions {
         QuantizeOptions {
             calibration: Calibration::MinMax,
             per_channel: true,
+            rounding: Rounding::Double,
         }
     }
 }
@@ -227,7 +231,7 @@ pub fn quantize(
                 }
             }
         };
-        prev = layer.as_core().output_params();
+        prev = layer.as_core(opts.rounding).output_params();
         layers.push(layer);
     }
     debug_assert!(prev == SOFTMAX_OUTPUT || !matches!(stages.last(), Some(Stage::Softmax)));
@@ -250,6 +254,7 @@ pub fn quantize(
             samples: n,
             source: source.to_owned(),
         },
+        rounding: opts.rounding,
     };
     m.validate()
         .context("internal error: the quantized model does not validate")?;

@@ -164,6 +164,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::FullyConnected(::axon_core::int8::FullyConnected {
         input_len: 32,
@@ -177,6 +178,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Softmax {
         len: 10,

@@ -230,6 +230,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::FullyConnected(::axon_core::int8::FullyConnected {
         input_len: 6,
@@ -243,6 +244,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Lut(::axon_core::int8::LutLayer {
         kind: ::axon_core::int8::LutKind::Sigmoid,
@@ -262,6 +264,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Lut(::axon_core::int8::LutLayer {
         kind: ::axon_core::int8::LutKind::Tanh,
@@ -281,6 +284,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Lut(::axon_core::int8::LutLayer {
         kind: ::axon_core::int8::LutKind::Gelu,
@@ -300,6 +304,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Lut(::axon_core::int8::LutLayer {
         kind: ::axon_core::int8::LutKind::Silu,
@@ -319,6 +324,7 @@ pub static LAYERS: [::axon_core::int8::Layer<'static>; LAYER_COUNT] = [
         act_min: -128,
         act_max: 127,
         row_sums: None,
+        rounding: ::axon_core::quant::Rounding::Double,
     }),
     ::axon_core::int8::Layer::Softmax {
         len: 3,
