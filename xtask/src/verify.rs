@@ -40,7 +40,10 @@ impl Exported {
 pub fn verify(exported: &Exported, data: &Path, machine: &str) -> anyhow::Result<usize> {
     for p in [&exported.f32_model, &exported.int8_model, &exported.blob] {
         if !p.is_file() {
-            bail!("{} not found (run `axon demo` or `axon export` first)", p.display());
+            bail!(
+                "{} not found (run `axon demo` or `axon export` first)",
+                p.display()
+            );
         }
     }
     let data = &std::path::absolute(data).context("resolving the data path")?;

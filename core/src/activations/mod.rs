@@ -55,8 +55,8 @@ impl Activation {
                 xs.iter_mut().for_each(|x| *x = leaky_relu(*x, alpha))
             }
             Activation::Sigmoid => crate::kernels::dispatch::sigmoid_f32(xs),
-            Activation::Tanh => xs.iter_mut().for_each(|x| *x = tanh(*x)),
-            Activation::GeluTanh => xs.iter_mut().for_each(|x| *x = gelu_tanh(*x)),
+            Activation::Tanh => crate::kernels::dispatch::tanh_f32(xs),
+            Activation::GeluTanh => crate::kernels::dispatch::gelu_tanh_f32(xs),
             Activation::GeluErf => xs.iter_mut().for_each(|x| *x = gelu_erf(*x)),
             Activation::Silu => crate::kernels::dispatch::silu_f32(xs),
             Activation::Softmax => crate::kernels::dispatch::softmax_f32(xs),

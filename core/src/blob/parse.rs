@@ -64,6 +64,16 @@ impl<'a> LayerTable<'a> {
         self.decode(i, false).ok()
     }
 
+    /// Output width of layer `i` (read from its entry without decoding the
+    /// layer); `None` past the end.
+    pub fn output_len(&self, i: usize) -> Option<usize> {
+        if i >= self.count {
+            return None;
+        }
+        let at = fmt::HEADER_LEN + i * fmt::ENTRY_LEN + entry::OUTPUT_LEN;
+        u32_at(self.blob, at).map(|w| w as usize)
+    }
+
     /// The payload: after the layer table, before the CRC.
     fn payload(&self) -> (usize, usize) {
         let start = fmt::HEADER_LEN + self.count * fmt::ENTRY_LEN;

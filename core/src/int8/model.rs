@@ -82,13 +82,12 @@ pub struct Model<'a> {
 impl<'a> Model<'a> {
     /// The widest tensor in the chain (input included).
     pub fn max_width(&self) -> usize {
-        let mut w = self.input_len;
-        for i in 0..self.layers.len() {
-            if let Some(l) = self.layers.get(i) {
-                w = w.max(l.output_len());
-            }
-        }
-        w
+        let widest = match self.layers {
+            // By reference: copying each layer out costs more than the max.
+            Layers::Slice(s) => s.iter().map(Layer::output_len).max(),
+            Layers::Blob(t) => (0..t.len()).filter_map(|i| t.output_len(i)).max(),
+        };
+        self.input_len.max(widest.unwrap_or(0))
     }
 
     /// The scratch buffer [`run`](Self::run) and [`run_i8`](Self::run_i8)
@@ -154,9 +153,10 @@ impl<'a> Model<'a> {
                 found: x.len(),
             });
         }
-        let (a, _) = self.split(scratch)?;
+        let w = self.max_width();
+        let (a, _) = Self::split(scratch, w)?;
         a[..x.len()].copy_from_slice(x);
-        self.run_from_scratch(scratch, y)
+        self.run_from_scratch(scratch, y, w)
     }
 
     /// The whole pipeline on a float input `x` (`input_len`): standardise,
@@ -181,15 +181,17 @@ impl<'a> Model<'a> {
                 found: y.len(),
             });
         }
-        self.quantize_input(x, scratch)?;
-        self.run_from_scratch(scratch, y_codes)?;
+        // The widest tensor once per inference, not once per stage.
+        let w = self.max_width();
+        self.quantize_into(x, scratch, w)?;
+        self.run_from_scratch(scratch, y_codes, w)?;
         self.output.dequantize_slice(y_codes, y);
         Ok(())
     }
 
-    /// Splits `scratch` into the two activation buffers.
-    fn split<'s>(&self, scratch: &'s mut [i8]) -> Result<(&'s mut [i8], &'s mut [i8]), Error> {
-        let w = self.max_width();
+    /// Splits `scratch` into the two activation buffers of `w` bytes (`w`
+    /// is [`max_width`](Self::max_width)).
+    fn split(scratch: &mut [i8], w: usize) -> Result<(&mut [i8], &mut [i8]), Error> {
         let needed = w.saturating_mul(2);
         if scratch.len() < needed {
             return Err(Error::ScratchTooSmall {
@@ -203,14 +205,14 @@ impl<'a> Model<'a> {
 
     /// Runs the layers on the input codes already in the first scratch
     /// buffer, ping-ponging between the two, and copies the result to `y`.
-    fn run_from_scratch(&self, scratch: &mut [i8], y: &mut [i8]) -> Result<(), Error> {
+    fn run_from_scratch(&self, scratch: &mut [i8], y: &mut [i8], w: usize) -> Result<(), Error> {
         if y.len() != self.output_len {
             return Err(Error::ShapeMismatch {
                 expected: self.output_len,
                 found: y.len(),
             });
         }
-        let (out, _) = self.forward_in_scratch(scratch)?;
+        let (out, _) = self.forward_in_scratch(scratch, w)?;
         match out.get(..y.len()) {
             Some(out) => {
                 y.copy_from_slice(out);
@@ -225,15 +227,15 @@ impl<'a> Model<'a> {
 
     /// Runs every layer in `scratch`; returns the final output and the last
     /// layer's input, both still in the scratch buffers.
-    fn forward_in_scratch<'s>(&self, scratch: &'s mut [i8]) -> Result<(&'s [i8], &'s [i8]), Error> {
-        let (mut src, mut dst) = self.split(scratch)?;
+    fn forward_in_scratch<'s>(
+        &self,
+        scratch: &'s mut [i8],
+        w: usize,
+    ) -> Result<(&'s [i8], &'s [i8]), Error> {
+        let (mut src, mut dst) = Self::split(scratch, w)?;
         let mut width = self.input_len;
         let mut prev_width = width;
-        for index in 0..self.layers.len() {
-            let l = self
-                .layers
-                .get(index)
-                .ok_or(Error::InvalidLayer { index })?;
+        let mut step = |index: usize, l: &Layer<'_>| -> Result<(), Error> {
             if l.input_len() != width {
                 return Err(Error::InvalidLayer { index });
             }
@@ -245,6 +247,21 @@ impl<'a> Model<'a> {
             core::mem::swap(&mut src, &mut dst);
             prev_width = width;
             width = out;
+            Ok(())
+        };
+        match self.layers {
+            // Slice layers by reference (no copy per layer per inference).
+            Layers::Slice(s) => {
+                for (index, l) in s.iter().enumerate() {
+                    step(index, l)?;
+                }
+            }
+            Layers::Blob(t) => {
+                for index in 0..t.len() {
+                    let l = t.get(index).ok_or(Error::InvalidLayer { index })?;
+                    step(index, &l)?;
+                }
+            }
         }
         if width != self.output_len {
             return Err(Error::ShapeMismatch {
@@ -269,12 +286,13 @@ impl<'a> Model<'a> {
     /// output codes. A single output is a binary classifier: class 1 when
     /// its dequantized value is ≥ 0.5.
     pub fn classify(&self, x: &[f32], scratch: &mut [i8]) -> Result<usize, Error> {
-        self.quantize_input(x, scratch)?;
+        let w = self.max_width();
+        self.quantize_into(x, scratch, w)?;
         let last_is_softmax = matches!(
             self.layers.get(self.layers.len().wrapping_sub(1)),
             Some(Layer::Softmax { .. })
         );
-        let (out, last_in) = self.forward_in_scratch(scratch)?;
+        let (out, last_in) = self.forward_in_scratch(scratch, w)?;
         if let [single] = out {
             return Ok(usize::from(self.output.dequantize(*single) >= 0.5));
         }
@@ -290,13 +308,19 @@ impl<'a> Model<'a> {
     /// [`scratch_len`](Self::scratch_len) long): the first stage of
     /// [`run`](Self::run), public so that it can be timed on its own.
     pub fn quantize_input(&self, x: &[f32], scratch: &mut [i8]) -> Result<(), Error> {
+        self.quantize_into(x, scratch, self.max_width())
+    }
+
+    /// [`quantize_input`](Self::quantize_input) with the widest tensor `w`
+    /// already known.
+    fn quantize_into(&self, x: &[f32], scratch: &mut [i8], w: usize) -> Result<(), Error> {
         if x.len() != self.input_len {
             return Err(Error::ShapeMismatch {
                 expected: self.input_len,
                 found: x.len(),
             });
         }
-        let (a, _) = self.split(scratch)?;
+        let (a, _) = Self::split(scratch, w)?;
         let input = self.input;
         match &self.preprocess {
             // The common case, as one pass over four slices.

@@ -3,7 +3,7 @@
 //! * f32: the 16 canonical lanes are two `ymm` registers per row (lanes 0–7
 //!   and 8–15), `vfmadd231ps` per step, four rows per pass for independent
 //!   FMA chains. The tree 8, 4, 2, 1 is done for four rows at once with
-//!   shuffles that add exactly the canonical pairs (see [`tree_rows4`]).
+//!   shuffles that add exactly the canonical pairs (see `tree_rows4`).
 //! * int8: no `vpmaddubsw` (it saturates its i16 pair sums). Inputs are
 //!   widened to i16 with the input offset already added (`x + input_offset`
 //!   fits i16 for every TFLite offset), weights are sign-extended, and
@@ -11,8 +11,8 @@
 //!   sum stays below 2^31); the accumulation wraps mod 2^32 like the
 //!   reference. Requantization is the scalar reference's, row by row.
 //! * ReLU: a compare and an `and`, keeping NaN as the scalar does.
-//! * Sigmoid, SiLU, softmax: `libm::expf` ported lane for lane
-//!   ([`act_exp`](super::act_exp)).
+//! * Sigmoid, SiLU, softmax, tanh, GELU (tanh form): `libm::expf`,
+//!   `expm1f` and `tanhf` ported lane for lane (`kernels::act_exp`).
 
 use core::arch::x86_64::*;
 
@@ -100,6 +100,18 @@ impl Kernel for Avx2 {
     }
 
     #[inline]
+    fn tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected.
+        unsafe { tanh_avx2(xs) }
+    }
+
+    #[inline]
+    fn gelu_tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX2 and FMA were detected.
+        unsafe { gelu_tanh_avx2(xs) }
+    }
+
+    #[inline]
     fn softmax_f32(self, xs: &mut [f32]) {
         // SAFETY: `self` exists only if AVX2 and FMA were detected.
         unsafe { softmax_avx2(xs) }
@@ -116,6 +128,18 @@ unsafe fn sigmoid_avx2(xs: &mut [f32]) {
 unsafe fn silu_avx2(xs: &mut [f32]) {
     // SAFETY: AVX2 is enabled by this wrapper.
     unsafe { super::act_exp::avx2::silu(xs) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tanh_avx2(xs: &mut [f32]) {
+    // SAFETY: AVX2 is enabled by this wrapper.
+    unsafe { super::act_exp::avx2::tanh(xs) }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn gelu_tanh_avx2(xs: &mut [f32]) {
+    // SAFETY: AVX2 is enabled by this wrapper.
+    unsafe { super::act_exp::avx2::gelu_tanh(xs) }
 }
 
 #[target_feature(enable = "avx2,fma")]

@@ -4,7 +4,7 @@
 //!   per pass (eight independent `vfmadd231ps` chains), masked loads for the
 //!   tail (masked-off lanes are `+0.0`, which changes no bit). The tree is
 //!   h = 8 by adding the two 256-bit halves, then
-//!   [`tree_rows8`](super::avx2::tree_rows8) for eight rows at once (four
+//!   `avx2::tree_rows8` for eight rows at once (four
 //!   rows per pass for rows of 512 floats or more, to spare the L1 sets).
 //! * int8: `vpdpbusd` multiplies u8 × s8. The input codes are made unsigned
 //!   with `x ^ 0x80 = x + 128`, so the dot product gains `128·Σw`; with the
@@ -13,9 +13,15 @@
 //!   `dpbusd(x + 128, w) + (input_offset − 128)·Σw + bias`, all wrapping mod
 //!   2^32 like the reference. Sixteen rows per pass; their sixteen `zmm`
 //!   partial sums are transposed and added into one vector of row totals,
-//!   which is requantized sixteen channels at a time by [`requantize16`],
+//!   which is requantized sixteen channels at a time by `requantize16`,
 //!   a lane-for-lane copy of gemmlowp's SRDHM and rounding shift.
+//!   With weights packed at load time ([`pack_vnni`](super::pack_vnni)),
+//!   one `vpdpbusd` multiplies sixteen rows of unsigned `w + 128` by a
+//!   broadcast word of four signed inputs, so the lanes already are the row
+//!   totals (`−128·Σx` per call restores them exactly).
 //! * ReLU: a mask compare keeping `x > 0` and NaN.
+//! * Sigmoid, SiLU, softmax, tanh, GELU (tanh form): `libm::expf`,
+//!   `expm1f` and `tanhf` ported lane for lane (`kernels::act_exp`).
 
 use core::arch::x86_64::*;
 
@@ -118,6 +124,18 @@ impl Kernel for Avx512 {
     }
 
     #[inline]
+    fn tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX-512 F/BW/VL/VNNI were detected.
+        unsafe { tanh_avx512(xs) }
+    }
+
+    #[inline]
+    fn gelu_tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` exists only if AVX-512 F/BW/VL/VNNI were detected.
+        unsafe { gelu_tanh_avx512(xs) }
+    }
+
+    #[inline]
     fn softmax_f32(self, xs: &mut [f32]) {
         // SAFETY: `self` exists only if AVX-512 F/BW/VL/VNNI were detected.
         unsafe { softmax_avx512(xs) }
@@ -148,6 +166,18 @@ unsafe fn sigmoid_avx512(xs: &mut [f32]) {
 unsafe fn silu_avx512(xs: &mut [f32]) {
     // SAFETY: the features are enabled by this wrapper.
     unsafe { super::act_exp::silu(xs) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+unsafe fn tanh_avx512(xs: &mut [f32]) {
+    // SAFETY: the features are enabled by this wrapper.
+    unsafe { super::act_exp::tanh(xs) }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]
+unsafe fn gelu_tanh_avx512(xs: &mut [f32]) {
+    // SAFETY: the features are enabled by this wrapper.
+    unsafe { super::act_exp::gelu_tanh(xs) }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma")]

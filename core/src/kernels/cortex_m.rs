@@ -29,7 +29,8 @@
 //! 3. **Tails in Rust.** Columns past the last group of four, and inputs
 //!    longer than [`X_CHUNK`] (staged chunk by chunk per row group), follow
 //!    the same arithmetic in plain code; layers with fewer than four inputs
-//!    skip the staging and run a plain loop.
+//!    skip the staging and run a plain loop. The common case — at most
+//!    [`X_CHUNK`] inputs, a multiple of four — skips that logic altogether.
 //!
 //! # Why the bits agree
 //!
@@ -38,9 +39,11 @@
 //! `w · (x + input_offset)` is exact in 32 bits. The sum is therefore the
 //! scalar reference's wrapping sum, in another order; wrapping addition is
 //! associative and commutative, so every order gives the same bits. The
-//! requantization is the reference's arithmetic with the
-//! `SaturatingRoundingDoublingHighMul` as one 64-bit multiply-add and a
-//! shift (proved equal below and tested against the reference).
+//! requantization is the reference's arithmetic, in either rounding mode
+//! ([`crate::quant::Rounding`]), with the `SaturatingRoundingDoublingHighMul`
+//! as one 64-bit multiply-add and a shift, and the usual double-rounding
+//! case (right shift only, no saturating multiplier) as straight-line code
+//! (proved equal below and tested against the reference in both modes).
 //!
 //! On targets without the DSP extension this file is compiled only for the
 //! host's unit tests, with a plain-Rust model of the assembly loops
@@ -150,20 +153,11 @@ impl CortexMDsp {
         let rows = (w.len() / n).min(bias.len()).min(y.len());
         let (bias, y) = (&bias[..rows], &mut y[..rows]);
         if n < 4 {
+            let rq = RowRequant::new(p, rows);
             // No group of four to stage: a plain loop (still with the
-            // faster requantization, eight rows at a time) costs less than
-            // staging.
-            let mut acc = [0i32; 8];
-            for (g, ((wg, bg), yg)) in w
-                .chunks(8 * n)
-                .zip(bias.chunks(8))
-                .zip(y.chunks_mut(8))
-                .enumerate()
-            {
-                for ((a, row), &b) in acc.iter_mut().zip(wg.chunks_exact(n)).zip(bg) {
-                    *a = Scalar::accumulate(row, x, off, b);
-                }
-                requantize_rows(p, &acc[..yg.len()], 8 * g, yg);
+            // faster requantization) costs less than staging.
+            for (c, ((row, &b), yc)) in w.chunks_exact(n).zip(bias).zip(y.iter_mut()).enumerate() {
+                *yc = rq.row(Scalar::accumulate(row, x, off, b), c);
             }
             return;
         }
@@ -172,7 +166,7 @@ impl CortexMDsp {
         if single_chunk {
             stage(x, off, &mut staged);
         }
-        if single_chunk && n % 4 == 0 {
+        if single_chunk && n.is_multiple_of(4) {
             // The common case (every layer of the bundled models but the
             // 1-input one): whole groups of four, staged once; the rows
             // straight through the assembly, without the chunk and tail
@@ -196,18 +190,20 @@ impl CortexMDsp {
             }
         };
 
+        let rq = RowRequant::new(p, rows);
         let mut groups_b = bias.chunks_exact(3);
         let mut groups_y = y.chunks_exact_mut(3);
         let mut r = 0;
         for (b, yg) in (&mut groups_b).zip(&mut groups_y) {
             let acc = accumulate(&mut staged, r, [b[0], b[1], b[2]], true);
-            requantize_rows(p, &acc, r, yg);
+            yg[0] = rq.row(acc[0], r);
+            yg[1] = rq.row(acc[1], r + 1);
+            yg[2] = rq.row(acc[2], r + 2);
             r += 3;
         }
         let rest = groups_y.into_remainder();
         for (&b, yc) in groups_b.remainder().iter().zip(rest) {
-            let acc = accumulate(&mut staged, r, [b, 0, 0], false);
-            requantize_rows(p, &acc[..1], r, core::slice::from_mut(yc));
+            *yc = rq.row(accumulate(&mut staged, r, [b, 0, 0], false)[0], r);
             r += 1;
         }
     }
@@ -215,7 +211,7 @@ impl CortexMDsp {
 
 /// The layer when all `n` inputs (a multiple of four, at most [`X_CHUNK`])
 /// are staged: three rows per [`imp::dot3_blocks`], the last rows one by
-/// one, each group requantized by [`requantize_rows`]. `rows = y.len() =
+/// one, each row requantized by [`RowRequant`]. `rows = y.len() =
 /// bias.len() ≤ w.len() / n`, as the caller established.
 #[inline(never)]
 fn fc_staged_blocks(
@@ -229,6 +225,7 @@ fn fc_staged_blocks(
     let rows = y.len().min(bias.len()).min(w.len() / n.max(1));
     let blocks = n / 4;
     let xs = staged.as_ptr();
+    let rq = RowRequant::new(p, rows);
     let mut r = 0;
     while r + 3 <= rows {
         // SAFETY: rows r..r+3 are below `rows ≤ w.len() / n`, so the three
@@ -243,13 +240,15 @@ fn fc_staged_blocks(
                 [bias[r], bias[r + 1], bias[r + 2]],
             )
         };
-        requantize_rows(p, &acc, r, &mut y[r..r + 3]);
+        y[r] = rq.row(acc[0], r);
+        y[r + 1] = rq.row(acc[1], r + 1);
+        y[r + 2] = rq.row(acc[2], r + 2);
         r += 3;
     }
     while r < rows {
         // SAFETY: row r < rows lies inside `w`; as above for `xs`.
         let acc = unsafe { imp::dot1_blocks(w.as_ptr().add(r * n), xs, blocks, bias[r]) };
-        requantize_rows(p, &[acc], r, &mut y[r..r + 1]);
+        y[r] = rq.row(acc, r);
         r += 1;
     }
 }
@@ -416,7 +415,7 @@ fn gemv_f32(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
 ///
 /// Single rounding is already one `SMULL`, a 64-bit add of the nudge and a
 /// 64-bit shift.
-#[inline(always)]
+#[inline(never)]
 fn requantize(p: &FullyConnectedParams<'_>, acc: i32, c: usize) -> i8 {
     let (m, shift) = p.channel(c);
     let v = match p.rounding {
@@ -441,32 +440,70 @@ fn requantize(p: &FullyConnectedParams<'_>, acc: i32, c: usize) -> i8 {
     v.max(p.act_min as i32).min(p.act_max as i32) as i8
 }
 
-/// `y[j] = requantize(p, acc[j], first + j)` (zipped), bit for bit, with
-/// the usual case — double rounding, a shift in `−31..=0` (a right shift
-/// only) and a multiplier other than `i32::MIN` — as straight-line code:
-/// `SMLAL` of the nudge, two shifts, gemmlowp's `RoundingDivideByPOT`
-/// without its exponent clamp, the offset and the clamp. Anything else goes
-/// through [`requantize`]. Not inlined: the per-row code then runs with the
-/// parameters in registers rather than in the kernel's spilled frame.
-#[inline(never)]
-fn requantize_rows(p: &FullyConnectedParams<'_>, acc: &[i32], first: usize, y: &mut [i8]) {
-    let (off, lo, hi) = (p.output_offset, p.act_min as i32, p.act_max as i32);
-    let double = p.rounding == Rounding::Double;
-    for (j, (&a, yj)) in acc.iter().zip(y.iter_mut()).enumerate() {
-        let c = first + j;
-        let (m, shift) = p.channel(c);
-        if !(double && (-31..=0).contains(&shift) && m != i32::MIN) {
-            *yj = requantize(p, a, c);
-            continue;
+/// [`requantize`] for the rows `0..rows` of one layer, bit for bit, with
+/// the usual case — double rounding, a shift in `−31..=0` (right shifts
+/// only, as [`crate::quant::quantize_multiplier`] gives for every real
+/// multiplier below 1) and a multiplier other than `i32::MIN` — as
+/// straight-line code: one `SMLAL` with the nudge and two shifts (the SRDHM,
+/// exact without its saturation), gemmlowp's `RoundingDivideByPOT` without
+/// its exponent clamp, the offset and the clamp. What can be decided once
+/// per layer is: double rounding or not, and where each row's (multiplier,
+/// shift) is (one pair for all, or one per row for every row). Any other
+/// row calls [`requantize`] (not inlined: one copy).
+struct RowRequant<'p, 'a> {
+    p: &'p FullyConnectedParams<'a>,
+    /// Double rounding and the pairs cover every row.
+    fast: bool,
+    per_tensor: bool,
+    output_offset: i32,
+    act_min: i32,
+    act_max: i32,
+}
+
+impl<'p, 'a> RowRequant<'p, 'a> {
+    #[inline(always)]
+    fn new(p: &'p FullyConnectedParams<'a>, rows: usize) -> Self {
+        let (ms, ss) = (p.multiplier.len(), p.shift.len());
+        // `FullyConnectedParams::channel` reads index 0 whenever there is
+        // one multiplier; otherwise index `c`.
+        let per_tensor = ms == 1 && ss >= 1;
+        let covered = per_tensor || (ms >= rows && ss >= rows);
+        RowRequant {
+            p,
+            fast: p.rounding == Rounding::Double && covered,
+            per_tensor,
+            output_offset: p.output_offset,
+            act_min: p.act_min as i32,
+            act_max: p.act_max as i32,
         }
-        // SRDHM(a, m) as in `requantize` (no saturation: m ≠ i32::MIN).
-        let h = ((a as i64 * m as i64 + (1 << 30)) >> 31) as i32;
-        // RoundingDivideByPOT(h, e), e in 0..=31.
-        let e = shift.unsigned_abs();
+    }
+
+    /// Row `c < rows`: `requantize(p, acc, c)`, bit for bit.
+    #[inline(always)]
+    fn row(&self, acc: i32, c: usize) -> i8 {
+        if !self.fast {
+            return requantize(self.p, acc, c);
+        }
+        let i = if self.per_tensor { 0 } else { c };
+        // SAFETY: `fast` means index 0 exists (per tensor) or both arrays
+        // hold at least `rows > c` entries (checked in `new`).
+        let (m, shift) = unsafe {
+            (
+                *self.p.multiplier.get_unchecked(i),
+                *self.p.shift.get_unchecked(i),
+            )
+        };
+        if !((-31..=0).contains(&shift) && m != i32::MIN) {
+            return requantize(self.p, acc, c);
+        }
+        let h = ((acc as i64 * m as i64 + (1 << 30)) >> 31) as i32;
+        let e = shift.unsigned_abs() & 31;
         let mask = ((1u32 << e) - 1) as i32;
         let threshold = (mask >> 1) + ((h as u32) >> 31) as i32;
         let v = (h >> e) + ((h & mask) > threshold) as i32;
-        *yj = v.wrapping_add(off).max(lo).min(hi) as i8;
+        v.wrapping_add(self.output_offset)
+            .max(self.act_min)
+            .min(self.act_max) as i8
     }
 }
 
@@ -480,7 +517,7 @@ fn stage(x: &[i8], off: i32, dst: &mut Staged) {
         // X_CHUNK halfwords of `dst`, whose 8-byte alignment `STRD` needs.
         unsafe { imp::stage_blocks(x.as_ptr(), dst.as_mut_ptr(), blocks, off) };
     }
-    for (i, &v) in x.iter().enumerate().take(n).skip(blocks * 4) {
+    for (i, &v) in (blocks * 4..n).zip(&x[blocks * 4..n]) {
         // |off| ≤ MAX_INPUT_OFFSET, checked by the caller: the sum fits.
         // SAFETY: i < n ≤ X_CHUNK.
         unsafe { dst.as_mut_ptr().add(i).write((v as i32 + off) as i16) };
@@ -863,26 +900,47 @@ mod tests {
 
     #[test]
     fn inconsistent_lengths_compute_the_rows_that_fit() {
-        let m = [1 << 30];
-        let s = [-3];
-        let p = FullyConnectedParams {
-            input_offset: 3,
-            output_offset: 1,
-            multiplier: &m,
-            shift: &s,
-            act_min: -100,
-            act_max: 100,
-            rounding: Rounding::Double,
-        };
-        let w: [i8; 50] = core::array::from_fn(|i| (i as i8).wrapping_mul(37));
-        let x = [5i8, -7, 9, 100, -128, 127, 0];
-        for (wl, bl, yl) in [(50, 9, 9), (50, 3, 9), (20, 9, 9), (50, 9, 2), (6, 9, 9)] {
-            let bias = [11i32, -40, 7, 0, 99, -3, 5, 8, 1];
-            let mut want = [0i8; 9];
-            let mut got = [0i8; 9];
-            Scalar::fully_connected(&w[..wl], &x, &bias[..bl], &p, &mut want[..yl]);
-            CortexMDsp::fully_connected(&w[..wl], &x, &bias[..bl], &p, &mut got[..yl]);
-            assert_eq!(want, got, "w {wl} bias {bl} y {yl}");
+        // Per tensor; per channel with too few pairs (the missing ones are
+        // (0, 0) in the reference); per channel with shifts missing.
+        let pairs: [(&[i32], &[i32]); 4] = [
+            (&[1 << 30], &[-3]),
+            (&[1 << 30, 3 << 29, 1 << 30], &[-3, -4, -2]),
+            (&[1 << 30; 9], &[-3; 4]),
+            (&[1 << 30], &[]),
+        ];
+        let w: [i8; 64] = core::array::from_fn(|i| (i as i8).wrapping_mul(37));
+        for (m, s) in pairs {
+            let p = FullyConnectedParams {
+                input_offset: 3,
+                output_offset: 1,
+                multiplier: m,
+                shift: s,
+                act_min: -100,
+                act_max: 100,
+                rounding: Rounding::Double,
+            };
+            // 7 inputs (chunked tail path), 4 (all staged), 2 (no staging).
+            for x in [
+                &[5i8, -7, 9, 100, -128, 127, 0][..],
+                &[5, -7, 9, 100],
+                &[5, -7],
+            ] {
+                let n = x.len();
+                for (wl, bl, yl) in [
+                    (7 * n, 9, 9),
+                    (9 * n, 3, 9),
+                    (3 * n - 1, 9, 9),
+                    (9 * n, 9, 2),
+                    (n, 9, 9),
+                ] {
+                    let bias = [11i32, -40, 7, 0, 99, -3, 5, 8, 1];
+                    let mut want = [0i8; 9];
+                    let mut got = [0i8; 9];
+                    Scalar::fully_connected(&w[..wl], x, &bias[..bl], &p, &mut want[..yl]);
+                    CortexMDsp::fully_connected(&w[..wl], x, &bias[..bl], &p, &mut got[..yl]);
+                    assert_eq!(want, got, "m {m:?} s {s:?} x {n} w {wl} bias {bl} y {yl}");
+                }
+            }
         }
     }
 
@@ -939,12 +997,10 @@ mod tests {
                     p.requantize(acc, 0),
                     "acc {acc} m {m} shift {shift} {rounding:?}"
                 );
-                let mut y = [0i8; 2];
-                requantize_rows(&p, &[acc, acc ^ 1], 0, &mut y);
                 assert_eq!(
-                    y,
-                    [p.requantize(acc, 0), p.requantize(acc ^ 1, 0)],
-                    "rows: acc {acc} m {m} shift {shift} {rounding:?}"
+                    RowRequant::new(&p, 1).row(acc, 0),
+                    p.requantize(acc, 0),
+                    "row: acc {acc} m {m} shift {shift} {rounding:?}"
                 );
             }
         }

@@ -343,6 +343,18 @@ pub(crate) fn silu_f32(xs: &mut [f32]) {
     with_kernel!(selected(), |k| k.silu_f32(xs))
 }
 
+/// tanh in place.
+#[inline]
+pub(crate) fn tanh_f32(xs: &mut [f32]) {
+    with_kernel!(selected(), |k| k.tanh_f32(xs))
+}
+
+/// GELU (tanh form) in place.
+#[inline]
+pub(crate) fn gelu_tanh_f32(xs: &mut [f32]) {
+    with_kernel!(selected(), |k| k.gelu_tanh_f32(xs))
+}
+
 /// Softmax in place.
 #[inline]
 pub(crate) fn softmax_f32(xs: &mut [f32]) {

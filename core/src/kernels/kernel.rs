@@ -130,6 +130,19 @@ pub trait Kernel: Copy + core::fmt::Debug {
             .for_each(|x| *x = crate::activations::silu(*x));
     }
 
+    /// tanh in place, as [`crate::activations::tanh`]. Default: scalar.
+    fn tanh_f32(self, xs: &mut [f32]) {
+        xs.iter_mut()
+            .for_each(|x| *x = crate::activations::tanh(*x));
+    }
+
+    /// GELU (tanh form) in place, as [`crate::activations::gelu_tanh`].
+    /// Default: scalar.
+    fn gelu_tanh_f32(self, xs: &mut [f32]) {
+        xs.iter_mut()
+            .for_each(|x| *x = crate::activations::gelu_tanh(*x));
+    }
+
     /// Softmax in place, as [`crate::activations::softmax`]. Default: scalar.
     fn softmax_f32(self, xs: &mut [f32]) {
         crate::activations::softmax(xs)
@@ -269,6 +282,8 @@ mod parity {
             match which {
                 0 => self.sigmoid_f32(xs),
                 1 => self.silu_f32(xs),
+                2 => self.tanh_f32(xs),
+                3 => self.gelu_tanh_f32(xs),
                 _ => self.softmax_f32(xs),
             }
         }
@@ -464,7 +479,7 @@ mod parity {
     }
 
     #[test]
-    fn simd_sigmoid_silu_softmax_equal_scalar_for_every_length_and_special() {
+    fn simd_sigmoid_silu_tanh_gelu_softmax_equal_scalar_for_every_length_and_special() {
         let ks = simd_kernels();
         let mut rng = Rng(11);
         for n in 0..=70usize {
@@ -472,7 +487,7 @@ mod parity {
                 let xs: Vec<f32> = (0..n)
                     .map(|_| special_or_unit(&mut rng, 6) * spread)
                     .collect();
-                for which in 0..3 {
+                for which in 0..5 {
                     let mut want = xs.clone();
                     Scalar.act(which, &mut want);
                     for k in &ks {

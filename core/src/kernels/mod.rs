@@ -5,9 +5,9 @@
 //! exactly the same bits. The const-generic shells in [`crate::layers`] call
 //! these, so code size does not grow with every layer shape.
 
+pub mod dispatch;
 pub mod gemv_f32;
 pub mod gemv_i8;
-pub mod dispatch;
 // Desktop SIMD twins (issue 5) and the trait they share.
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod act_exp;

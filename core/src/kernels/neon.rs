@@ -10,8 +10,9 @@
 //!   products into wrapping i32 lanes. Requantization is the scalar
 //!   reference's, row by row.
 //! * ReLU: keeps `x > 0` and NaN (`x != x`), `+0.0` elsewhere.
-//! * Sigmoid, SiLU, softmax: `libm::expf` ported lane for lane ([`expf4`],
-//!   the same steps as the AVX-512 `expf16`).
+//! * Sigmoid, SiLU, softmax, tanh, GELU (tanh form): `libm::expf`,
+//!   `expm1f` and `tanhf` ported lane for lane (`expf4`, `tanhf4`: the same
+//!   steps as the AVX-512 `expf16`, `tanhf16`).
 
 use core::arch::aarch64::*;
 
@@ -98,6 +99,18 @@ impl Kernel for Neon {
     fn silu_f32(self, xs: &mut [f32]) {
         // SAFETY: `self` proves NEON.
         unsafe { silu_neon(xs) }
+    }
+
+    #[inline]
+    fn tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { tanh_neon(xs) }
+    }
+
+    #[inline]
+    fn gelu_tanh_f32(self, xs: &mut [f32]) {
+        // SAFETY: `self` proves NEON.
+        unsafe { gelu_tanh_neon(xs) }
     }
 
     #[inline]
@@ -353,6 +366,116 @@ pub(crate) unsafe fn expf4(x: float32x4_t) -> float32x4_t {
     }
 }
 
+// `libm::expm1f`'s constants (they differ from `expf`'s), by their bits.
+const M1_LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+const M1_LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+const Q1: f32 = f32::from_bits(0xbd08_8868);
+const Q2: f32 = f32::from_bits(0x3acf_3010);
+/// `√(2/π)` and the cubic coefficient, as in `activations/gelu.rs`.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+const GELU_C: f32 = 0.044_715;
+
+/// `libm::expm1f` on four lanes for the arguments `tanhf` passes it (`u` in
+/// `[−0.52, 20]`): the same steps as the AVX-512 `expm1f16_tanh_domain`.
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn expm1f4_tanh_domain(u: float32x4_t) -> float32x4_t {
+    // SAFETY: register-only NEON operations.
+    unsafe {
+        let si = vdupq_n_s32;
+        let sf = vdupq_n_f32;
+        let bits = vreinterpretq_s32_f32(u);
+        let hu = vandq_s32(bits, si(0x7fff_ffff));
+        let neg = vcltq_s32(bits, si(0));
+        let reduce = vcgtq_s32(hu, si(0x3eb1_7218));
+        let near = vcltq_s32(hu, si(0x3f85_1592));
+        let tiny = vcltq_s32(hu, si(0x3300_0000));
+
+        let half = vbslq_f32(neg, sf(-0.5), sf(0.5));
+        let k_far = vcvtq_s32_f32(vaddq_f32(vmulq_f32(sf(INV_LN2), u), half));
+        let k_near = vbslq_s32(neg, si(-1), si(1));
+        let k = vandq_s32(
+            vbslq_s32(near, k_near, k_far),
+            vreinterpretq_s32_u32(reduce),
+        );
+        let kf = vcvtq_f32_s32(k);
+        let hi = vsubq_f32(u, vmulq_f32(kf, sf(M1_LN2_HI)));
+        let lo = vmulq_f32(kf, sf(M1_LN2_LO));
+        let xr = vsubq_f32(hi, lo);
+        let x = vbslq_f32(reduce, xr, u);
+        let c = vbslq_f32(reduce, vsubq_f32(vsubq_f32(hi, xr), lo), sf(0.0));
+
+        let one = sf(1.0);
+        let hfx = vmulq_f32(sf(0.5), x);
+        let hxs = vmulq_f32(x, hfx);
+        let r1 = vaddq_f32(
+            one,
+            vmulq_f32(hxs, vaddq_f32(sf(Q1), vmulq_f32(hxs, sf(Q2)))),
+        );
+        let t = vsubq_f32(sf(3.0), vmulq_f32(r1, hfx));
+        let e = vmulq_f32(
+            hxs,
+            vdivq_f32(vsubq_f32(r1, t), vsubq_f32(sf(6.0), vmulq_f32(x, t))),
+        );
+        let r0 = vsubq_f32(x, vsubq_f32(vmulq_f32(x, e), hxs));
+        let e = vsubq_f32(vmulq_f32(x, vsubq_f32(e, c)), c);
+        let e = vsubq_f32(e, hxs);
+        let half1 = sf(0.5);
+        let rm1 = vsubq_f32(vmulq_f32(half1, vsubq_f32(x, e)), half1);
+        let low = vcltq_f32(x, sf(-0.25));
+        let rp1_low = vmulq_f32(sf(-2.0), vsubq_f32(e, vaddq_f32(x, half1)));
+        let rp1_high = vaddq_f32(one, vmulq_f32(sf(2.0), vsubq_f32(x, e)));
+        let rp1 = vbslq_f32(low, rp1_low, rp1_high);
+        let twopk = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vaddq_s32(k, si(0x7f))));
+        let uf = vreinterpretq_f32_s32(vshlq_n_s32::<23>(vsubq_s32(si(0x7f), k)));
+        let below23 = vcltq_s32(k, si(23));
+        let rk_low = vmulq_f32(vaddq_f32(vsubq_f32(x, e), vsubq_f32(one, uf)), twopk);
+        let rk_high = vmulq_f32(vaddq_f32(vsubq_f32(x, vaddq_f32(e, uf)), one), twopk);
+        let rk = vbslq_f32(below23, rk_low, rk_high);
+        let y = vbslq_f32(vceqq_s32(k, si(0)), r0, rk);
+        let y = vbslq_f32(vceqq_s32(k, si(-1)), rm1, y);
+        let y = vbslq_f32(vceqq_s32(k, si(1)), rp1, y);
+        vbslq_f32(vbicq_u32(tiny, reduce), u, y)
+    }
+}
+
+/// `libm::tanhf` on four lanes (the same steps as the AVX-512 `tanhf16`).
+///
+/// # Safety
+/// NEON must be available.
+#[inline(always)]
+unsafe fn tanhf4(x: float32x4_t) -> float32x4_t {
+    // SAFETY: register-only NEON operations.
+    unsafe {
+        let si = vdupq_n_s32;
+        let sf = vdupq_n_f32;
+        let bits = vreinterpretq_s32_f32(x);
+        let sign = vandq_s32(bits, si(i32::MIN));
+        let w = vandq_s32(bits, si(0x7fff_ffff));
+        let ax = vreinterpretq_f32_s32(w);
+        let above_10 = vcgtq_s32(w, si(0x4120_0000));
+        let above_big = vcgtq_s32(w, si(0x3f0c_9f54));
+        let above_mid = vcgtq_s32(w, si(0x3e82_c578));
+        let normal = vcgtq_s32(w, si(0x007f_ffff));
+        let two = sf(2.0);
+        let u = vbslq_f32(above_mid, vmulq_f32(two, ax), vmulq_f32(sf(-2.0), ax));
+        let t = expm1f4_tanh_domain(u);
+        let t2 = vaddq_f32(t, two);
+        let one = sf(1.0);
+        let tt_big = vsubq_f32(one, vdivq_f32(two, t2));
+        let tt_mid = vdivq_f32(t, t2);
+        let tt_small = vdivq_f32(vnegq_f32(t), t2);
+        let tt_huge = vaddq_f32(one, vdivq_f32(sf(0.0), ax));
+        let tt = vbslq_f32(normal, tt_small, ax);
+        let tt = vbslq_f32(above_mid, tt_mid, tt);
+        let tt = vbslq_f32(above_big, tt_big, tt);
+        let tt = vbslq_f32(above_10, tt_huge, tt);
+        vreinterpretq_f32_s32(veorq_s32(vreinterpretq_s32_f32(tt), sign))
+    }
+}
+
 /// Replaces every element `v` of `xs` by `$body`, four lanes at a time, the
 /// tail through a zero-padded copy. A macro, not a closure, so the body is
 /// compiled with the caller's target features.
@@ -405,6 +528,28 @@ unsafe fn silu_neon(xs: &mut [f32]) {
 }
 
 #[target_feature(enable = "neon")]
+unsafe fn tanh_neon(xs: &mut [f32]) {
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe { map4!(xs, |x| tanhf4(x)) }
+}
+
+#[target_feature(enable = "neon")]
+unsafe fn gelu_tanh_neon(xs: &mut [f32]) {
+    // SAFETY: NEON enabled; `map4!` stays inside `xs`.
+    unsafe {
+        let c = vdupq_n_f32(GELU_C);
+        let k = vdupq_n_f32(SQRT_2_OVER_PI);
+        let half = vdupq_n_f32(0.5);
+        let one = vdupq_n_f32(1.0);
+        map4!(xs, |x| {
+            let cube = vmulq_f32(vmulq_f32(vmulq_f32(c, x), x), x);
+            let u = vmulq_f32(k, vaddq_f32(x, cube));
+            vmulq_f32(vmulq_f32(half, x), vaddq_f32(one, tanhf4(u)))
+        })
+    }
+}
+
+#[target_feature(enable = "neon")]
 unsafe fn softmax_neon(xs: &mut [f32]) {
     let m = xs.iter().fold(f32::NEG_INFINITY, |m, &x| libm::fmaxf(m, x));
     // SAFETY: NEON enabled; `map4!` stays inside `xs`.
@@ -429,6 +574,42 @@ mod tests {
     unsafe fn exp_slice(xs: &mut [f32]) {
         // SAFETY: NEON enabled; `map4!` stays inside `xs`.
         unsafe { map4!(xs, |x| expf4(x)) }
+    }
+
+    #[target_feature(enable = "neon")]
+    unsafe fn tanh_slice(xs: &mut [f32]) {
+        // SAFETY: NEON enabled.
+        unsafe { tanh_neon(xs) }
+    }
+
+    #[test]
+    fn neon_tanhf_equals_libm_on_a_sweep_of_bit_patterns() {
+        if !std::arch::is_aarch64_feature_detected!("neon") {
+            return;
+        }
+        let mut xs: std::vec::Vec<f32> = (0..=u32::MAX).step_by(4093).map(f32::from_bits).collect();
+        for t in [
+            0x3f0c9f54u32,
+            0x41200000,
+            0x3e82c578,
+            0x00800000,
+            0x3eb17218,
+            0x3f851592,
+        ] {
+            for d in 0..9u32 {
+                let b = t.wrapping_add(d).wrapping_sub(4);
+                xs.push(f32::from_bits(b));
+                xs.push(f32::from_bits(b | 0x8000_0000));
+            }
+        }
+        let mut got = xs.clone();
+        // SAFETY: NEON detected above.
+        unsafe { tanh_slice(&mut got) };
+        for (x, g) in xs.iter().zip(&got) {
+            let want = libm::tanhf(*x);
+            let same = g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan());
+            assert!(same, "tanhf({x:e} = {:#x}): {g:e} vs {want:e}", x.to_bits());
+        }
     }
 
     #[test]

@@ -26,26 +26,22 @@ impl QuantParams {
     /// zero point; ±∞ saturate.
     ///
     /// Computed without `libm::roundf` (a software routine on a
-    /// microcontroller): for `|v| < 2^23`, `t = trunc(v)` and `v − t` are
-    /// exact in f32 (Sterbenz), so comparing the fraction with ±0.5 rounds
-    /// half away from zero exactly as `roundf`; larger values are already
-    /// integers, where `as i32` (saturating, NaN to 0) is `roundf(v) as i32`.
-    /// The tests compare the two near every rounding boundary and across
-    /// all exponents.
+    /// microcontroller): for `|v| < 2^23`, `v ± (0.5 − 2^−25)` rounded to
+    /// f32 and truncated is `v` rounded half away from zero (the nudge is
+    /// just below one half, so a fraction under 0.5 never reaches the next
+    /// integer, and one of 0.5 or more always does: the sum then lies within
+    /// 2^−25 of it, less than half an ulp, or exactly halfway to 1.0, which
+    /// is even). Larger values are integers already, where `as i32`
+    /// (saturating, NaN to 0) is `roundf(v) as i32`. The tests compare the
+    /// two near every rounding boundary and across all exponents.
     #[inline]
     pub fn quantize(&self, x: f32) -> i8 {
         const EXACT: f32 = 8_388_608.0; // 2^23
+        const NUDGE: f32 = 0.5 - 0.25 * f32::EPSILON;
         let v = x / self.scale;
-        let r = if v > -EXACT && v < EXACT {
-            let t = v as i32;
-            let frac = v - t as f32;
-            if frac >= 0.5 {
-                t + 1
-            } else if frac <= -0.5 {
-                t - 1
-            } else {
-                t
-            }
+        // NaN fails the comparison and takes `as i32`: 0.
+        let r = if v.abs() < EXACT {
+            (v + NUDGE.copysign(v)) as i32
         } else {
             v as i32
         };
@@ -107,7 +103,7 @@ mod tests {
             QuantParams::new(1.0, i32::MAX),
             QuantParams::new(1.0, i32::MIN),
         ];
-        let mut check = |x: f32| {
+        let check = |x: f32| {
             for p in &params {
                 assert_eq!(
                     p.quantize(x),
@@ -119,9 +115,11 @@ mod tests {
         // Every f32 within 64 ulps of each half-integer and integer in
         // −600..=600 (the rounding and saturation boundaries), both signs,
         // and around ±2^23 (where the exact path ends).
-        for k in -1200..=1200 {
+        // Miri is slow: there, every 37th boundary and 4 ulps either side.
+        let (k_step, ulps) = if cfg!(miri) { (37, 4) } else { (1, 64) };
+        for k in (-1200..=1200).step_by(k_step) {
             let c = k as f32 * 0.5;
-            for d in -64i32..=64 {
+            for d in -ulps..=ulps {
                 let bits = (c.to_bits() as i32).wrapping_add(d) as u32;
                 check(f32::from_bits(bits));
             }
@@ -129,10 +127,24 @@ mod tests {
         for c in [
             8_388_608.0f32,
             -8_388_608.0,
+            8_388_607.5,
+            -8_388_607.5,
+            4_194_304.5,
+            -4_194_304.5,
+            4_194_303.5,
+            2_097_152.5,
+            -2_097_153.5,
+            1_048_576.5,
+            -1_048_575.5,
+            0.25,
+            -0.25,
+            0.75,
+            1.0e-30,
+            -1.0e-30,
             2_147_483_648.0,
             -2_147_483_648.0,
         ] {
-            for d in -64i32..=64 {
+            for d in -ulps..=ulps {
                 check(f32::from_bits((c.to_bits() as i32).wrapping_add(d) as u32));
             }
         }

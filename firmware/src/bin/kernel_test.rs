@@ -10,8 +10,8 @@ use axon_core::kernels::cortex_m::{CortexMDsp, X_CHUNK};
 use axon_core::kernels::gemv_f32::Scalar as F32Scalar;
 use axon_core::kernels::gemv_i8::Scalar;
 use axon_core::kernels::FullyConnectedParams;
-use axon_core::quant::Rounding;
 use axon_core::kernels::Kernel;
+use axon_core::quant::Rounding;
 use axon_firmware::mcu;
 use cortex_m_rt::entry;
 

@@ -60,17 +60,26 @@ fn main() -> ! {
         mcu::exit(false)
     };
     let Some(blob_len) = read_host_file(b"model.axon\0", &mut blob.0) else {
-        defmt::error!("run_blob: cannot read model.axon (at most {=usize} bytes)", BLOB_CAP);
+        defmt::error!(
+            "run_blob: cannot read model.axon (at most {=usize} bytes)",
+            BLOB_CAP
+        );
         mcu::exit(false)
     };
     let Some(inputs_len) = read_host_file(b"inputs.bin\0", &mut inputs.0) else {
-        defmt::error!("run_blob: cannot read inputs.bin (at most {=usize} bytes)", INPUTS_CAP);
+        defmt::error!(
+            "run_blob: cannot read inputs.bin (at most {=usize} bytes)",
+            INPUTS_CAP
+        );
         mcu::exit(false)
     };
     let model = match axon_core::blob::parse(&blob.0[..blob_len]) {
         Ok(m) => m,
         Err(e) => {
-            defmt::error!("run_blob: model.axon rejected: {}", defmt::Display2Format(&e));
+            defmt::error!(
+                "run_blob: model.axon rejected: {}",
+                defmt::Display2Format(&e)
+            );
             mcu::exit(false)
         }
     };
