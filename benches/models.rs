@@ -18,7 +18,7 @@ use std::time::Duration;
 use axon::core::int8::{FullyConnected, Layer as I8Layer, Layers, Model};
 use axon::core::kernels::dispatch;
 use axon::core::kernels::{weight_row_sums, KernelId};
-use axon::core::quant::softmax::{SoftmaxParams, SOFTMAX_OUTPUT};
+use axon::core::quant::softmax::{softmax_exp_table, SoftmaxParams, SOFTMAX_OUTPUT};
 use axon::core::quant::{quantize_multiplier, QuantParams, Rounding};
 use axon::core::{Activation, Dense, Layer, Seq};
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -166,9 +166,13 @@ fn int8_models(c: &mut Criterion) {
     let t_logits = QuantParams::new(0.1, 10);
     let fc1 = Fc::new(64, 32, 11, t_in, t_hidden, true);
     let fc2 = Fc::new(32, 10, 12, t_hidden, t_logits, false);
+    let softmax_params = SoftmaxParams::from_input_scale(t_logits.scale, 1.0).unwrap();
+    // Built once, as the host and the Rust export do.
+    let exp_table = softmax_exp_table(&softmax_params);
     let softmax = I8Layer::Softmax {
         len: 10,
-        params: SoftmaxParams::from_input_scale(t_logits.scale, 1.0).unwrap(),
+        params: softmax_params,
+        exp_table: Some(&exp_table),
     };
     let digits_layers = [fc1.layer(), fc2.layer(), softmax];
     let digits = Model {

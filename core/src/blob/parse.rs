@@ -245,9 +245,12 @@ impl<'a> LayerTable<'a> {
                 if !params.is_valid() || output != SOFTMAX_OUTPUT {
                     return Err(BlobError::BadQuantParams { layer: i });
                 }
+                // A blob carries no exponential table: its softmax computes
+                // each exponential (the same bits as the table's lookup).
                 Ok(Layer::Softmax {
                     len: input_len,
                     params,
+                    exp_table: None,
                 })
             }
             other => Err(BlobError::UnknownLayerKind {

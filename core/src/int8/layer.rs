@@ -5,7 +5,9 @@
 
 use crate::kernels::{fully_connected_i8, fully_connected_i8_with_row_sums, FullyConnectedParams};
 use crate::quant::lut::Lut;
-use crate::quant::softmax::{softmax_i8, SoftmaxParams, SOFTMAX_OUTPUT};
+use crate::quant::softmax::{
+    exp_table_matches, softmax_i8, softmax_i8_with_table, SoftmaxParams, SOFTMAX_OUTPUT,
+};
 use crate::quant::{QuantParams, Rounding};
 use crate::Error;
 
@@ -175,6 +177,14 @@ pub enum Layer<'a> {
         len: usize,
         /// Scaling derived from the input scale.
         params: SoftmaxParams,
+        /// The exponential of every difference from the row maximum,
+        /// [`crate::quant::softmax_exp_table`]`(params)` without its
+        /// trailing zeros (built at export or load), so that each element
+        /// is a lookup instead of a fixed-point exponential; `None`
+        /// computes them per element. Same bits either way; must be the
+        /// table of `params` ([`Layer::exp_table_matches`], checked by
+        /// `Model::validate`).
+        exp_table: Option<&'a [i32]>,
     },
 }
 
@@ -211,7 +221,21 @@ impl<'a> Layer<'a> {
         match self {
             Layer::FullyConnected(fc) => fc.is_consistent(),
             Layer::Lut(l) => l.len > 0 && l.output.is_valid(),
-            Layer::Softmax { len, params } => *len > 0 && params.is_valid(),
+            Layer::Softmax { len, params, .. } => *len > 0 && params.is_valid(),
+        }
+    }
+
+    /// Whether a softmax's exponential table, if present, is the one its
+    /// parameters define (256 fixed-point exponentials: a load-time check,
+    /// not an inference-time one). Other layers have no such table.
+    pub fn exp_table_matches(&self) -> bool {
+        match self {
+            Layer::Softmax {
+                params,
+                exp_table: Some(t),
+                ..
+            } => exp_table_matches(params, t),
+            _ => true,
         }
     }
 
@@ -239,6 +263,12 @@ impl<'a> Layer<'a> {
             },
             Layer::Lut(l) => {
                 Lut::new(l.table).apply_slice(x, y);
+                Ok(())
+            }
+            Layer::Softmax {
+                exp_table: Some(t), ..
+            } => {
+                softmax_i8_with_table(t, x, y);
                 Ok(())
             }
             Layer::Softmax { params, .. } => {

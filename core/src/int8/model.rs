@@ -100,8 +100,9 @@ impl<'a> Model<'a> {
     /// Checks that the model is well formed: at least one layer, every
     /// layer consistent, widths chaining from the input to the output, each
     /// fully connected layer's input offset equal to minus the zero point
-    /// of the tensor before it, and the output parameters those of the last
-    /// layer. A blob is checked by its parser; call this on models built
+    /// of the tensor before it, a softmax's exponential table (if any) the
+    /// one its parameters define, and the output parameters those of the
+    /// last layer. A blob is checked by its parser; call this on models built
     /// any other way.
     pub fn validate(&self) -> Result<(), Error> {
         if !self.input.is_valid() || self.input_len == 0 {
@@ -126,7 +127,7 @@ impl<'a> Model<'a> {
                 .layers
                 .get(index)
                 .ok_or(Error::InvalidLayer { index })?;
-            if !l.is_consistent() || l.input_len() != width {
+            if !l.is_consistent() || l.input_len() != width || !l.exp_table_matches() {
                 return Err(Error::InvalidLayer { index });
             }
             if let Layer::FullyConnected(fc) = &l {
@@ -464,5 +465,39 @@ mod tests {
         let mut m = model(&ls);
         m.layers = Layers::Slice(&[]);
         assert_eq!(m.validate(), Err(Error::InvalidLayer { index: 0 }));
+    }
+
+    #[test]
+    fn softmax_exp_tables_are_checked_and_give_the_same_bits() {
+        use crate::quant::softmax::{softmax_exp_table, SoftmaxParams, SOFTMAX_OUTPUT};
+        let params = SoftmaxParams::from_input_scale(HIDDEN.scale, 1.0).unwrap();
+        let table = softmax_exp_table(&params);
+        let mut wrong = table;
+        wrong[200] ^= 1;
+        fn with(params: SoftmaxParams, t: Option<&[i32]>) -> Layer<'_> {
+            Layer::Softmax {
+                len: 2,
+                params,
+                exp_table: t,
+            }
+        }
+        let lut = sigmoid_table(HIDDEN);
+        let fc = layers(&lut)[0];
+        let mut outs = [[0i8; 2]; 2];
+        let n = crate::quant::exp_table_len(&table);
+        for (out, t) in outs.iter_mut().zip([None, Some(&table[..n])]) {
+            let ls = [fc, with(params, t)];
+            let mut m = model(&ls);
+            m.output = SOFTMAX_OUTPUT;
+            m.validate().unwrap();
+            let mut scratch = [0i8; 6];
+            m.run(&[1.3, -0.4, -0.9], &mut scratch, out, &mut [0.0; 2])
+                .unwrap();
+        }
+        assert_eq!(outs[0], outs[1]);
+        let ls = [fc, with(params, Some(&wrong[..]))];
+        let mut m = model(&ls);
+        m.output = SOFTMAX_OUTPUT;
+        assert_eq!(m.validate(), Err(Error::InvalidLayer { index: 1 }));
     }
 }

@@ -16,7 +16,10 @@ pub mod softmax;
 pub use argmax::argmax_i8;
 pub use lut::Lut;
 pub use params::QuantParams;
-pub use softmax::{softmax_i8, SoftmaxParams};
+pub use softmax::{
+    exp_table_len, exp_table_matches, softmax_exp_table, softmax_i8, softmax_i8_with_table,
+    SoftmaxParams,
+};
 
 pub use requantize::{
     multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_single_rounding,

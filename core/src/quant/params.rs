@@ -31,20 +31,17 @@ impl QuantParams {
     /// just below one half, so a fraction under 0.5 never reaches the next
     /// integer, and one of 0.5 or more always does: the sum then lies within
     /// 2^−25 of it, less than half an ulp, or exactly halfway to 1.0, which
-    /// is even). Larger values are integers already, where `as i32`
-    /// (saturating, NaN to 0) is `roundf(v) as i32`. The tests compare the
-    /// two near every rounding boundary and across all exponents.
+    /// is even). Larger values are integers already, and the same sum
+    /// leaves them unchanged (their ulp is at least 1, so adding less than
+    /// one half rounds back to `v`; ±∞ stay ±∞ and NaN stays NaN), where
+    /// `as i32` (saturating, NaN to 0) is `roundf(v) as i32`: one formula
+    /// for every `v`, without a branch on `|v|`. The tests compare the two
+    /// near every rounding boundary and across all exponents.
     #[inline]
     pub fn quantize(&self, x: f32) -> i8 {
-        const EXACT: f32 = 8_388_608.0; // 2^23
         const NUDGE: f32 = 0.5 - 0.25 * f32::EPSILON;
         let v = x / self.scale;
-        // NaN fails the comparison and takes `as i32`: 0.
-        let r = if v.abs() < EXACT {
-            (v + NUDGE.copysign(v)) as i32
-        } else {
-            v as i32
-        };
+        let r = (v + NUDGE.copysign(v)) as i32;
         r.saturating_add(self.zero_point).clamp(-128, 127) as i8
     }
 

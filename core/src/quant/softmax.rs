@@ -174,17 +174,18 @@ fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
     )
 }
 
-/// The Q5.26 scaled difference of one input code from the row maximum, or
-/// `None` when it is below `diff_min` (its exponential is taken as 0).
+/// `exp(diff)` in Q0.31 for a difference `diff = x[i] − max x` (≤ 0) in
+/// input codes: the Q5.26 scaled difference exponentiated, or 0 when `diff`
+/// is below `diff_min` (the element then adds nothing to the sum and gets
+/// the code −128).
 #[inline(always)]
-fn scaled_diff(p: &SoftmaxParams, xi: i8, max: i32) -> Option<i32> {
-    let diff = xi as i32 - max;
+fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
     if diff >= p.diff_min {
         // MultiplyByQuantizedMultiplierGreaterThanOne.
         let shift = p.input_left_shift.clamp(0, 30);
-        Some(srdhm(diff.wrapping_mul(1 << shift), p.input_multiplier))
+        exp_on_negative_values(srdhm(diff.wrapping_mul(1 << shift), p.input_multiplier))
     } else {
-        None
+        0
     }
 }
 
@@ -193,19 +194,62 @@ fn scaled_diff(p: &SoftmaxParams, xi: i8, max: i32) -> Option<i32> {
 /// recompute them. Same bits either way.
 const CACHED_EXPS: usize = 16;
 
-/// int8 softmax of `x` into `y` (zipped; the shorter bounds the output).
-/// Output codes have [`SOFTMAX_OUTPUT`] parameters. An empty `x` leaves `y`
-/// untouched.
-pub fn softmax_i8(p: &SoftmaxParams, x: &[i8], y: &mut [i8]) {
+/// The exponentials of one softmax for every difference an int8 row can
+/// have: entry `k` (0..=255) is what [`softmax_i8`] computes for an element
+/// `k` codes below the row maximum (`exp(−k·beta·input_scale)` in Q0.31
+/// by gemmlowp's fixed point, 0 below `diff_min`). Built once per model (at
+/// export or load); [`softmax_i8_with_table`] then looks each element up
+/// instead of exponentiating it, with the same bits. The exponentials
+/// reach 0 well before 255 for most scales; a model stores only the first
+/// [`exp_table_len`] entries (the rest are zeros).
+pub fn softmax_exp_table(p: &SoftmaxParams) -> [i32; 256] {
+    core::array::from_fn(|k| exp_of_diff(p, -(k as i32)))
+}
+
+/// The length of `table` without its trailing zeros: the part a model
+/// stores ([`softmax_i8_with_table`] takes every entry past the end as 0).
+pub fn exp_table_len(table: &[i32; 256]) -> usize {
+    table.iter().rposition(|&e| e != 0).map_or(0, |k| k + 1)
+}
+
+/// Whether `stored` is the exponential table of `p` as a model stores it:
+/// at most 256 entries, each equal to [`softmax_exp_table`]'s, and every
+/// entry past its end 0. 256 exponentials: a load-time check.
+pub fn exp_table_matches(p: &SoftmaxParams, stored: &[i32]) -> bool {
+    let full = softmax_exp_table(p);
+    stored.len() <= full.len()
+        && full
+            .iter()
+            .enumerate()
+            .all(|(k, &e)| stored.get(k).copied().unwrap_or(0) == e)
+}
+
+/// Where [`softmax_rows`] takes each element's exponential from.
+#[derive(Clone, Copy)]
+enum Exps<'t> {
+    /// Computed from the parameters.
+    Computed(&'t SoftmaxParams),
+    /// Looked up (entry `max − x[i]`, 0 past the end).
+    Table(&'t [i32]),
+}
+
+/// The int8 softmax of `x` into `y`, with each element's exponential from
+/// `exps`: one body for both sources (one copy of the code in a firmware
+/// image), the source chosen per element by a predictable branch.
+fn softmax_rows(exps: Exps<'_>, x: &[i8], y: &mut [i8]) {
     let Some(max) = x.iter().copied().max() else {
         return;
     };
     let max = max as i32;
     // exp(x[i] − max) in Q0.31, 0 for differences below diff_min (which
     // then add nothing to the sum and give the code −128).
-    let exp = |xi: i8| match scaled_diff(p, xi, max) {
-        Some(d) => exp_on_negative_values(d),
-        None => 0,
+    let exp = |xi: i8| {
+        // max ≥ xi, both i8: the difference is in 0..=255.
+        let below = max - xi as i32;
+        match exps {
+            Exps::Computed(p) => exp_of_diff(p, -below),
+            Exps::Table(t) => t.get(below as usize).copied().unwrap_or(0),
+        }
     };
     let mut cache = [0i32; CACHED_EXPS];
     let cached = x.len() <= CACHED_EXPS;
@@ -229,6 +273,22 @@ pub fn softmax_i8(p: &SoftmaxParams, x: &[i8], y: &mut [i8]) {
         let unsat = rdbpot(srdhm(shifted_scale, e), exponent);
         *yi = unsat.wrapping_add(-128).clamp(-128, 127) as i8;
     }
+}
+
+/// int8 softmax of `x` into `y` (zipped; the shorter bounds the output).
+/// Output codes have [`SOFTMAX_OUTPUT`] parameters. An empty `x` leaves `y`
+/// untouched.
+pub fn softmax_i8(p: &SoftmaxParams, x: &[i8], y: &mut [i8]) {
+    softmax_rows(Exps::Computed(p), x, y);
+}
+
+/// [`softmax_i8`] with the exponentials looked up in `table`: entry `k`
+/// for an element `k` codes below the row maximum, 0 past its end. It must
+/// be [`softmax_exp_table`] of the same parameters, possibly without
+/// trailing zeros ([`exp_table_matches`]; a model validator checks it once,
+/// see `int8::Model::validate`); then the output is the same, bit for bit.
+pub fn softmax_i8_with_table(table: &[i32], x: &[i8], y: &mut [i8]) {
+    softmax_rows(Exps::Table(table), x, y);
 }
 
 #[cfg(test)]
@@ -305,6 +365,15 @@ mod tests {
         }
     }
 
+    /// TFLite's scaled difference, as written there.
+    fn scaled_diff(p: &SoftmaxParams, xi: i8, max: i32) -> Option<i32> {
+        let diff = xi as i32 - max;
+        (diff >= p.diff_min).then(|| {
+            let shift = p.input_left_shift.clamp(0, 30);
+            srdhm(diff.wrapping_mul(1 << shift), p.input_multiplier)
+        })
+    }
+
     /// TFLite's loop as written: every exponential computed in both passes.
     fn softmax_reference(p: &SoftmaxParams, x: &[i8], y: &mut [i8]) {
         let Some(max) = x.iter().copied().max() else {
@@ -355,6 +424,45 @@ mod tests {
             softmax_reference(&p, x, &mut want[..len]);
             softmax_i8(&p, x, &mut got[..len]);
             assert_eq!(want, got, "{x:?} scale {scale}");
+            let table = softmax_exp_table(&p);
+            let stored = &table[..exp_table_len(&table)];
+            for t in [&table[..], stored] {
+                let mut looked_up = [0x55i8; 40];
+                softmax_i8_with_table(t, x, &mut looked_up[..len]);
+                assert_eq!(want, looked_up, "table: {x:?} scale {scale}");
+            }
+        }
+    }
+
+    #[test]
+    fn exp_table_holds_each_difference_and_extreme_rows_agree() {
+        for scale in [0.001f32, 0.004, 0.03, 0.1, 0.5, 3.0, 100.0] {
+            let p = SoftmaxParams::from_input_scale(scale, 1.0).unwrap();
+            let table = softmax_exp_table(&p);
+            for (k, &e) in table.iter().enumerate() {
+                // An element k codes below the maximum, as TFLite computes it.
+                let (x, max) = (-128i8, -128 + k as i32);
+                let want = scaled_diff(&p, x, max).map_or(0, exp_on_negative_values);
+                assert_eq!(e, want, "scale {scale}, k {k}");
+            }
+            assert_eq!(table[0], i32::MAX);
+            let n = exp_table_len(&table);
+            assert!(table[n..].iter().all(|&e| e == 0) && (n == 256 || n > 0));
+            assert!(exp_table_matches(&p, &table[..n]) && exp_table_matches(&p, &table));
+            if n > 0 {
+                assert!(!exp_table_matches(&p, &table[..n - 1]));
+            }
+            let mut off = table;
+            off[n / 2] ^= 1;
+            assert!(!exp_table_matches(&p, &off));
+            // Rows spanning the whole code range, both ends.
+            let rows: [&[i8]; 4] = [&[-128, 127], &[127, -128, 0, 5], &[-128; 7], &[127; 3]];
+            for x in rows {
+                let (mut want, mut got) = ([0i8; 7], [0i8; 7]);
+                softmax_reference(&p, x, &mut want[..x.len()]);
+                softmax_i8_with_table(&table[..n], x, &mut got[..x.len()]);
+                assert_eq!(want, got, "{x:?} scale {scale}");
+            }
         }
     }
 

@@ -203,10 +203,27 @@ pub fn write_rust(m: &Int8Model, origin: &str) -> anyhow::Result<String> {
                     qp(*output)
                 ));
             }
-            Int8Layer::Softmax { len, params, .. } => {
+            Int8Layer::Softmax {
+                len,
+                params,
+                exp_table,
+                ..
+            } => {
+                let _ = writeln!(
+                    s,
+                    "/// Layer {i}: softmax exponentials, entry k for an element k codes below the row \
+                     maximum (Q0.31; `axon_core::quant::softmax_exp_table`), 0 past the end."
+                );
+                let _ = writeln!(
+                    s,
+                    "static L{i}_EXP: [i32; {}] = {};",
+                    exp_table.len(),
+                    list(exp_table, 8, |v| v.to_string())
+                );
                 items.push(format!(
                     "    {CORE}::int8::Layer::Softmax {{\n        len: {len},\n        params: {CORE}::quant::SoftmaxParams {{\n            \
-                     input_multiplier: {},\n            input_left_shift: {},\n            diff_min: {},\n        }},\n    }},",
+                     input_multiplier: {},\n            input_left_shift: {},\n            diff_min: {},\n        }},\n        \
+                     exp_table: Some(&L{i}_EXP),\n    }},",
                     params.input_multiplier, params.input_left_shift, params.diff_min
                 ));
             }

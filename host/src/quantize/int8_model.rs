@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use axon_core::int8::{
     FullyConnected, Layer, Layers, LutKind, LutLayer, Model as CoreModel, Standardize,
 };
-use axon_core::quant::{QuantParams, Rounding, SoftmaxParams};
+use axon_core::quant::{exp_table_len, softmax_exp_table, QuantParams, Rounding, SoftmaxParams};
 use serde_json::{Map, Value};
 
 use crate::model::{f32_from_json, write_atomic, Preprocess, Task};
@@ -94,10 +94,29 @@ pub enum Int8Layer {
         input_scale: f32,
         /// Integer parameters.
         params: SoftmaxParams,
+        /// `softmax_exp_table(params)` without its trailing zeros: derived,
+        /// never read from or written to the JSON; built by
+        /// [`Int8Layer::softmax`].
+        exp_table: Vec<i32>,
     },
 }
 
 impl Int8Layer {
+    /// A softmax layer with its exponential table built from `params` (the
+    /// one way to make one, so the table always matches the parameters).
+    pub fn softmax(len: usize, beta: f64, input_scale: f32, params: SoftmaxParams) -> Self {
+        Int8Layer::Softmax {
+            len,
+            beta,
+            input_scale,
+            params,
+            exp_table: {
+                let full = softmax_exp_table(&params);
+                full[..exp_table_len(&full)].to_vec()
+            },
+        }
+    }
+
     /// Output width.
     pub fn outputs(&self) -> usize {
         match self {
@@ -149,9 +168,15 @@ impl Int8Layer {
                 table,
                 output: *output,
             }),
-            Int8Layer::Softmax { len, params, .. } => Layer::Softmax {
+            Int8Layer::Softmax {
+                len,
+                params,
+                exp_table,
+                ..
+            } => Layer::Softmax {
                 len: *len,
                 params: *params,
+                exp_table: Some(exp_table),
             },
         }
     }
@@ -506,6 +531,7 @@ fn write_layer(s: &mut String, l: &Int8Layer) {
             beta,
             input_scale,
             params,
+            ..
         } => {
             let _ = write!(
                 s,
@@ -586,23 +612,22 @@ fn parse_layer(v: &Value) -> anyhow::Result<Int8Layer> {
                 table,
             })
         }
-        "softmax" => Ok(Int8Layer::Softmax {
-            len: usize_field(o, "len", "softmax")?,
-            beta: o
-                .get("beta")
+        "softmax" => Ok(Int8Layer::softmax(
+            usize_field(o, "len", "softmax")?,
+            o.get("beta")
                 .and_then(Value::as_f64)
                 .ok_or_else(|| anyhow!("softmax needs \"beta\""))?,
-            input_scale: f32_from_json(
+            f32_from_json(
                 o.get("input_scale")
                     .and_then(Value::as_f64)
                     .ok_or_else(|| anyhow!("softmax needs \"input_scale\""))?,
             ),
-            params: SoftmaxParams {
+            SoftmaxParams {
                 input_multiplier: int_field(o, "input_multiplier")?,
                 input_left_shift: int_field(o, "input_left_shift")?,
                 diff_min: int_field(o, "diff_min")?,
             },
-        }),
+        )),
         other => {
             bail!("unknown int8 layer type \"{other}\" (expected fully_connected, lut or softmax)")
         }

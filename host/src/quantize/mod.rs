@@ -223,12 +223,12 @@ pub fn quantize(
                             prev.scale
                         )
                     })?;
-                Int8Layer::Softmax {
-                    len: layers.last().map_or(d, Int8Layer::outputs),
-                    beta: 1.0,
-                    input_scale: prev.scale,
+                Int8Layer::softmax(
+                    layers.last().map_or(d, Int8Layer::outputs),
+                    1.0,
+                    prev.scale,
                     params,
-                }
+                )
             }
         };
         prev = layer.as_core(opts.rounding).output_params();
