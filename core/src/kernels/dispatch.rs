@@ -10,13 +10,13 @@
 //! Every kernel returns the same bits, so the choice only changes speed. To
 //! make tests and benches measure a particular kernel, it can be forced:
 //!
-//! * [`force`] (std): from code; `Err` if the kernel cannot run here.
+//! * `force` (std): from code; `Err` if the kernel cannot run here.
 //! * `AXON_KERNEL=scalar|avx2|avx512|neon` (std): read by the automatic
-//!   choice. [`force_from_env`] applies it and returns `Err` for an unknown
+//!   choice. `force_from_env` applies it and returns `Err` for an unknown
 //!   or unavailable name; the automatic choice itself never fails (it is on
 //!   the inference path) and ignores such a value, so a program that must
-//!   not silently run another kernel calls [`force_from_env`] first.
-//! * [`require`] / [`require_from_env`] (std): the test and bench helpers
+//!   not silently run another kernel calls `force_from_env` first.
+//! * `require` / `require_from_env` (std): the test and bench helpers
 //!   that *panic* when a kernel they ask for cannot run (the only panics
 //!   here), so CI cannot pass on a machine that silently fell back. The list
 //!   comes from `AXON_REQUIRE_KERNELS=avx2,avx512`.
