@@ -1,6 +1,7 @@
-//! The three forms of an int8 model — the int8 JSON run on the host, the
-//! binary blob parsed in place, and the Rust-source export compiled in —
-//! give bit-identical outputs on the whole digits set.
+//! The forms of an int8 model — the int8 JSON run on the host, the binary
+//! blob parsed in place, and the Rust-source export compiled in (the generic
+//! `MODEL` and the compiled engine's `COMPILED`) — give bit-identical
+//! outputs on the whole digits set.
 
 use std::path::Path;
 
@@ -56,6 +57,9 @@ fn json_blob_and_rust_source_agree_bit_for_bit_on_every_digit() {
 
     let x = digits_rows();
     assert_eq!(x.len(), 1797 * 64);
+    let compiled = &generated::COMPILED;
+    let mut buffers = axon_core::int8::compiled::Buffers::<{ generated::QUADS }>::new();
+    assert_eq!(generated::QUADS, compiled.quads());
     let mut scratch = vec![0i8; generated::SCRATCH_LEN];
     let (mut want_q, mut want_y) = ([0i8; 10], [0f32; 10]);
     let (mut got_q, mut got_y) = ([0i8; 10], [0f32; 10]);
@@ -64,6 +68,15 @@ fn json_blob_and_rust_source_agree_bit_for_bit_on_every_digit() {
             .run(row, &mut scratch, &mut want_q, &mut want_y)
             .unwrap();
         let want_class = from_json.classify(row, &mut scratch).unwrap();
+        compiled
+            .run(row, &mut buffers, &mut got_q, &mut got_y)
+            .unwrap();
+        assert_eq!(got_q, want_q, "compiled, row {r}: codes");
+        assert_eq!(
+            got_y.map(f32::to_bits),
+            want_y.map(f32::to_bits),
+            "compiled, row {r}: values"
+        );
         for (name, model) in &models {
             model
                 .run(row, &mut scratch, &mut got_q, &mut got_y)
@@ -174,6 +187,17 @@ fn committed_every_kind_export_is_fresh() {
         fresh == committed,
         "{EVERY_KIND_RS} is stale: AXON_REGENERATE=1 cargo test -p axon --test export_parity"
     );
+}
+
+#[test]
+fn models_the_compiled_engine_cannot_run_say_why() {
+    let why = axon::host::export::compiled_support(&every_kind_model()).unwrap_err();
+    assert!(why.contains("table"), "{why}");
+    let src = std::fs::read_to_string(EVERY_KIND_RS).unwrap();
+    assert!(src.contains("// No compiled form"), "the export says why");
+    assert!(!src.contains("pub static COMPILED"));
+    let digits = Int8Model::load(Path::new(JSON)).unwrap();
+    assert_eq!(axon::host::export::compiled_support(&digits), Ok(()));
 }
 
 #[test]

@@ -24,69 +24,67 @@ static PREPROCESS_STD: [f32; 1] = [
 ];
 /// Layer 0 weights, `(16, 1)` output-major.
 static L0_WEIGHTS: [i8; 16] = [
-    127,
+    60,
+    -53,
+    -86,
+    -27,
+    9,
     -127,
-    -127,
-    -127,
-    127,
-    -127,
-    127,
-    -127,
-    -127,
-    -127,
-    127,
-    127,
-    -127,
-    127,
-    -127,
-    127,
+    48,
+    -35,
+    -58,
+    -88,
+    5,
+    30,
+    -33,
+    56,
+    -43,
+    28,
 ];
 /// Layer 0 bias, `(16,)`, scale s_in·s_w[c].
 static L0_BIAS: [i32; 16] = [
-    -8127, 3749, -6046, -13096, -16997, -3398, 3844, 7751,
-    -7869, 1752, -46869, -8558, 7232, -6683, -10946, -11004,
+    -3857, 1576, -4096, -2757, -1172, -3398, 1467, 2134,
+    -3585, 1216, -1764, -2003, 1853, -2945, -3708, -2435,
 ];
-/// Layer 0 Q31 multipliers, `(16,)`.
-static L0_MULTIPLIER: [i32; 16] = [
-    1295705984, 1147264144, 1849607359, 1149269753, 1506464121, 1364976865, 2084301947, 1502901164,
-    1243766328, 1894578890, 1643983526, 1277858636, 1399259981, 1202839870, 1849457026, 1208349474,
+/// Layer 0 Q31 multipliers, `(1,)`.
+static L0_MULTIPLIER: [i32; 1] = [
+    1364976865,
 ];
-/// Layer 0 shifts, `(16,)`.
-static L0_SHIFT: [i32; 16] = [
-    -6, -6, -6, -7, -9, -5, -7, -7, -6, -6, -10, -7, -7, -6, -7, -7,
+/// Layer 0 shifts, `(1,)`.
+static L0_SHIFT: [i32; 1] = [
+    -5,
 ];
 /// Layer 1 weights, `(16, 16)` output-major.
 static L1_WEIGHTS: [i8; 256] = [
-    -24, 28, -73, 46, -36, -13, 8, -54, -127, -29, -104, -103, 18, 20, -90, -49,
-    -29, 43, -65, -51, 72, -63, 51, 27, -26, -113, -127, 43, -8, 27, -94, -34,
-    105, 70, -112, -65, 99, 42, -14, 33, -23, -34, 127, 109, -71, -65, -31, -13,
-    87, -58, -114, -106, -86, 43, -127, -74, 7, 38, 78, 18, -26, 47, -124, -46,
-    -40, 28, -20, 127, 44, 17, 7, -61, 11, 25, -10, 8, -76, -2, 5, -7,
+    -14, 17, -44, 28, -22, -8, 5, -32, -76, -18, -62, -62, 11, 12, -54, -29,
+    -11, 16, -25, -20, 28, -24, 20, 10, -10, -43, -49, 17, -3, 10, -36, -13,
+    56, 37, -60, -35, 53, 22, -8, 18, -12, -18, 68, 58, -38, -34, -17, -7,
+    35, -23, -46, -43, -35, 18, -52, -30, 3, 16, 32, 7, -11, 19, -50, -19,
+    -34, 24, -18, 111, 38, 15, 6, -53, 10, 22, -9, 7, -67, -2, 4, -6,
     20, -78, -49, 34, -1, 12, 17, -55, 46, -127, -1, -23, -37, -52, 36, -8,
-    43, 51, -18, -90, -54, 14, 19, -57, -18, 6, -2, -36, 6, 50, -127, 67,
-    74, 50, 48, 25, -18, 34, -56, -14, -91, -94, 127, 61, 18, 70, -29, 71,
-    1, -99, 56, 33, 26, -127, 58, 35, -45, -48, -53, -77, 36, -1, -30, -105,
-    13, 17, -13, -15, 53, -127, 2, -6, 62, -109, 19, -58, 13, -33, -44, -19,
-    -52, -10, -108, 73, -87, -13, -49, -127, 56, 80, -81, -58, -70, -84, -7, 75,
-    98, -45, 8, -61, 4, 87, -118, -100, -23, -76, 127, -19, -40, -89, 59, 92,
-    8, 28, -42, -127, 25, -1, -29, 32, -47, 24, 70, 48, 39, 55, -67, 58,
-    8, -43, 20, 127, -18, 68, 46, -40, 84, 8, -53, -45, -14, -71, 116, -35,
-    -113, -42, -6, -32, 28, -114, -127, 53, -14, 55, 54, 53, -86, 20, 82, -77,
-    51, -64, -68, -54, 13, -46, -7, -49, -38, -79, 22, 127, 86, 34, 60, 4,
+    29, 34, -12, -59, -36, 10, 13, -38, -12, 4, -1, -24, 4, 33, -84, 44,
+    44, 30, 29, 15, -11, 20, -33, -8, -54, -56, 76, 37, 11, 42, -18, 42,
+    1, -74, 42, 25, 19, -95, 43, 26, -34, -36, -40, -58, 27, -1, -22, -78,
+    9, 12, -10, -11, 38, -91, 1, -4, 45, -78, 14, -42, 9, -24, -31, -14,
+    -23, -4, -47, 32, -38, -6, -21, -56, 25, 35, -36, -26, -31, -37, -3, 33,
+    37, -17, 3, -23, 1, 33, -45, -38, -9, -29, 48, -7, -15, -34, 22, 35,
+    8, 28, -42, -126, 25, -1, -29, 32, -46, 24, 69, 47, 38, 55, -67, 57,
+    6, -35, 16, 103, -15, 55, 37, -32, 68, 7, -43, -37, -11, -58, 94, -28,
+    -46, -17, -2, -13, 11, -46, -52, 22, -6, 22, 22, 21, -35, 8, 33, -31,
+    28, -35, -37, -29, 7, -25, -4, -27, -21, -43, 12, 69, 47, 19, 33, 2,
 ];
 /// Layer 1 bias, `(16,)`, scale s_in·s_w[c].
 static L1_BIAS: [i32; 16] = [
-    5851, 8422, 684, 0, -6893, 3469, -883, -3608,
-    4813, 4156, -925, 0, 1219, -1449, -928, -5185,
+    3515, 3230, 364, 0, -6011, 3469, -585, -2159,
+    3597, 2965, -407, 0, 1207, -1172, -377, -2831,
 ];
-/// Layer 1 Q31 multipliers, `(16,)`.
-static L1_MULTIPLIER: [i32; 16] = [
-    1379750011, 1761901369, 1221087156, 1875151262, 2002638630, 1148301244, 1523352808, 1374329720,
-    1716375292, 1638154972, 2019249867, 1750943118, 1137279696, 1857342943, 1867374057, 1254027483,
+/// Layer 1 Q31 multipliers, `(1,)`.
+static L1_MULTIPLIER: [i32; 1] = [
+    1148301244,
 ];
-/// Layer 1 shifts, `(16,)`.
-static L1_SHIFT: [i32; 16] = [
-    -6, -7, -6, -7, -6, -5, -6, -6, -6, -6, -7, -7, -5, -6, -7, -6,
+/// Layer 1 shifts, `(1,)`.
+static L1_SHIFT: [i32; 1] = [
+    -5,
 ];
 /// Layer 2 weights, `(1, 16)` output-major.
 static L2_WEIGHTS: [i8; 16] = [
@@ -160,3 +158,120 @@ pub static MODEL: ::axon_core::int8::Model<'static> = ::axon_core::int8::Model {
     output: ::axon_core::quant::QuantParams::new(0.007843014_f32, 0),
     layers: ::axon_core::int8::Layers::Slice(&LAYERS),
 };
+
+// The compiled form (`axon_core::int8::compiled`): the same model, weights in 4×4 blocks,
+// constants padded to whole row groups. Same bits as `MODEL`; smaller and faster.
+// Use: `COMPILED.run(&x, &mut Buffers::<QUADS>::new(), &mut codes, &mut y)`.
+/// Compiled layer 0: per group of 4 outputs, its 4 biases, then 1 blocks of 4 rows × 4 columns (8 blocks).
+static C0_STREAM: [::axon_core::kernels::packed4::Block; 8] = [
+    ::axon_core::kernels::packed4::Block::bias([-3857, 1576, -4096, -2757]),
+    ::axon_core::kernels::packed4::Block([60, 0, 0, 0, -53, 0, 0, 0, -86, 0, 0, 0, -27, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block::bias([-1172, -3398, 1467, 2134]),
+    ::axon_core::kernels::packed4::Block([9, 0, 0, 0, -127, 0, 0, 0, 48, 0, 0, 0, -35, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block::bias([-3585, 1216, -1764, -2003]),
+    ::axon_core::kernels::packed4::Block([-58, 0, 0, 0, -88, 0, 0, 0, 5, 0, 0, 0, 30, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block::bias([1853, -2945, -3708, -2435]),
+    ::axon_core::kernels::packed4::Block([-33, 0, 0, 0, 56, 0, 0, 0, -43, 0, 0, 0, 28, 0, 0, 0]),
+];
+/// Compiled layer 0 multipliers (per channel, padded; or the one, four times).
+static C0_MULTIPLIER: [i32; 4] = [
+    1364976865, 1364976865, 1364976865, 1364976865,
+];
+/// Compiled layer 0 right shifts minus one (−shift − 1).
+static C0_PRE_SHIFT: [u8; 4] = [
+    4, 4, 4, 4,
+];
+/// Compiled layer 1: per group of 4 outputs, its 4 biases, then 4 blocks of 4 rows × 4 columns (20 blocks).
+static C1_STREAM: [::axon_core::kernels::packed4::Block; 20] = [
+    ::axon_core::kernels::packed4::Block::bias([3515, 3230, 364, 0]),
+    ::axon_core::kernels::packed4::Block([-14, 17, -44, 28, -11, 16, -25, -20, 56, 37, -60, -35, 35, -23, -46, -43]),
+    ::axon_core::kernels::packed4::Block([-22, -8, 5, -32, 28, -24, 20, 10, 53, 22, -8, 18, -35, 18, -52, -30]),
+    ::axon_core::kernels::packed4::Block([-76, -18, -62, -62, -10, -43, -49, 17, -12, -18, 68, 58, 3, 16, 32, 7]),
+    ::axon_core::kernels::packed4::Block([11, 12, -54, -29, -3, 10, -36, -13, -38, -34, -17, -7, -11, 19, -50, -19]),
+    ::axon_core::kernels::packed4::Block::bias([-6011, 3469, -585, -2159]),
+    ::axon_core::kernels::packed4::Block([-34, 24, -18, 111, 20, -78, -49, 34, 29, 34, -12, -59, 44, 30, 29, 15]),
+    ::axon_core::kernels::packed4::Block([38, 15, 6, -53, -1, 12, 17, -55, -36, 10, 13, -38, -11, 20, -33, -8]),
+    ::axon_core::kernels::packed4::Block([10, 22, -9, 7, 46, -127, -1, -23, -12, 4, -1, -24, -54, -56, 76, 37]),
+    ::axon_core::kernels::packed4::Block([-67, -2, 4, -6, -37, -52, 36, -8, 4, 33, -84, 44, 11, 42, -18, 42]),
+    ::axon_core::kernels::packed4::Block::bias([3597, 2965, -407, 0]),
+    ::axon_core::kernels::packed4::Block([1, -74, 42, 25, 9, 12, -10, -11, -23, -4, -47, 32, 37, -17, 3, -23]),
+    ::axon_core::kernels::packed4::Block([19, -95, 43, 26, 38, -91, 1, -4, -38, -6, -21, -56, 1, 33, -45, -38]),
+    ::axon_core::kernels::packed4::Block([-34, -36, -40, -58, 45, -78, 14, -42, 25, 35, -36, -26, -9, -29, 48, -7]),
+    ::axon_core::kernels::packed4::Block([27, -1, -22, -78, 9, -24, -31, -14, -31, -37, -3, 33, -15, -34, 22, 35]),
+    ::axon_core::kernels::packed4::Block::bias([1207, -1172, -377, -2831]),
+    ::axon_core::kernels::packed4::Block([8, 28, -42, -126, 6, -35, 16, 103, -46, -17, -2, -13, 28, -35, -37, -29]),
+    ::axon_core::kernels::packed4::Block([25, -1, -29, 32, -15, 55, 37, -32, 11, -46, -52, 22, 7, -25, -4, -27]),
+    ::axon_core::kernels::packed4::Block([-46, 24, 69, 47, 68, 7, -43, -37, -6, 22, 22, 21, -21, -43, 12, 69]),
+    ::axon_core::kernels::packed4::Block([38, 55, -67, 57, -11, -58, 94, -28, -35, 8, 33, -31, 47, 19, 33, 2]),
+];
+/// Compiled layer 1 multipliers (per channel, padded; or the one, four times).
+static C1_MULTIPLIER: [i32; 4] = [
+    1148301244, 1148301244, 1148301244, 1148301244,
+];
+/// Compiled layer 1 right shifts minus one (−shift − 1).
+static C1_PRE_SHIFT: [u8; 4] = [
+    4, 4, 4, 4,
+];
+/// Compiled layer 2: per group of 4 outputs, its 4 biases, then 4 blocks of 4 rows × 4 columns (5 blocks).
+static C2_STREAM: [::axon_core::kernels::packed4::Block; 5] = [
+    ::axon_core::kernels::packed4::Block::bias([5772, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block([-78, -86, 12, 123, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block([-44, -109, 5, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block([-77, -33, -102, -127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    ::axon_core::kernels::packed4::Block([112, -73, 47, 126, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+];
+/// Compiled layer 2 multipliers (per channel, padded; or the one, four times).
+static C2_MULTIPLIER: [i32; 4] = [
+    1260468939, 1260468939, 1260468939, 1260468939,
+];
+/// Compiled layer 2 right shifts minus one (−shift − 1).
+static C2_PRE_SHIFT: [u8; 4] = [
+    6, 6, 6, 6,
+];
+/// Activation buffer size of the compiled model, in quads (`Buffers<QUADS>`: 64 bytes).
+pub const QUADS: usize = 4;
+/// The compiled layers, first to last.
+pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 3] = [
+    ::axon_core::int8::compiled::DenseLayer::new(
+        1,
+        16,
+        &C0_STREAM,
+        &C0_MULTIPLIER,
+        &C0_PRE_SHIFT,
+        0,
+        -128,
+        -128,
+        127,
+    ),
+    ::axon_core::int8::compiled::DenseLayer::new(
+        16,
+        16,
+        &C1_STREAM,
+        &C1_MULTIPLIER,
+        &C1_PRE_SHIFT,
+        128,
+        -128,
+        -128,
+        127,
+    ),
+    ::axon_core::int8::compiled::DenseLayer::new(
+        16,
+        1,
+        &C2_STREAM,
+        &C2_MULTIPLIER,
+        &C2_PRE_SHIFT,
+        128,
+        0,
+        -128,
+        127,
+    ),
+];
+/// The compiled model.
+pub static COMPILED: ::axon_core::int8::compiled::Model<'static, ::axon_core::int8::compiled::DoubleRounding> =
+    ::axon_core::int8::compiled::Model::new(
+        Some(::axon_core::int8::Standardize { mean: &PREPROCESS_MEAN, std: &PREPROCESS_STD }),
+        ::axon_core::quant::QuantParams::new(0.013841148_f32, 0),
+        &COMPILED_LAYERS,
+        None,
+        ::axon_core::quant::QuantParams::new(0.007843014_f32, 0),
+    );

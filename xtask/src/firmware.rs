@@ -212,6 +212,14 @@ fn compare_all(text: &str) -> anyhow::Result<usize> {
             &format!("{}.int8.json", net.name),
             "int8",
         )?;
+        // The compiled engine (`COMPILED`) against the same `axon predict`.
+        total += compare(
+            text,
+            net.name,
+            "C",
+            &format!("{}.int8.json", net.name),
+            "int8 compiled",
+        )?;
     }
     Ok(total)
 }
@@ -293,15 +301,20 @@ pub fn footprint() -> anyhow::Result<()> {
     let (f0, r0, s0) = footprint_of(&[])?;
     println!("baseline firmware (no model): flash {f0} B, static RAM {r0} B, stack {s0} B");
     for (net, feat) in [("sine", "fp-sine"), ("digits", "fp-digits")] {
-        let (f, r, s) = footprint_of(&[feat])?;
-        println!(
-            "{net:>6}: model + engine flash {} B, RAM {} B (static {} + peak stack {}); whole firmware flash {f} B, RAM {} B + stack",
-            f - f0,
-            (r - r0) + (s.saturating_sub(s0)),
-            r - r0,
-            s.saturating_sub(s0),
-            r
-        );
+        for (engine, feats) in [
+            ("compiled", vec![feat]),
+            ("generic ", vec![feat, "fp-generic"]),
+        ] {
+            let (f, r, s) = footprint_of(&feats)?;
+            println!(
+                "{net:>6} ({engine}): model + engine flash {} B, RAM {} B (static {} + peak stack {}); whole firmware flash {f} B, RAM {} B + stack",
+                f - f0,
+                (r - r0) + (s.saturating_sub(s0)),
+                r - r0,
+                s.saturating_sub(s0),
+                r
+            );
+        }
     }
     let demo = build("demo", "release", &[], "target", &[])?;
     let s = sections(&demo)?;
@@ -339,5 +352,6 @@ pub fn m0() -> anyhow::Result<()> {
         println!("microbit (Cortex-M0): {}", line.trim());
     }
     compare(&text, "sine", "Q", "sine.int8.json", "int8")?;
+    compare(&text, "sine", "C", "sine.int8.json", "int8 compiled")?;
     Ok(())
 }

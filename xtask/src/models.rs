@@ -25,13 +25,30 @@ pub struct Net {
     pub name: &'static str,
     /// `axon train` arguments after `--data data/NAME.csv --out …`.
     pub train: &'static [&'static str],
+    /// `axon quantize` arguments after `--model … --calib … --out …`.
+    pub quantize: &'static [&'static str],
 }
 
 /// The two bundled networks.
 pub const NETS: [Net; 2] = [
     Net {
         name: "digits",
-        train: &["--layers", "64,32,10", "--epochs", "40", "--seed", "7"],
+        // Raw pixel levels (0..=16, one scale already): no per-pixel
+        // standardisation to store or compute on the device.
+        train: &[
+            "--layers",
+            "64,32,10",
+            "--epochs",
+            "40",
+            "--seed",
+            "7",
+            "--standardize",
+            "false",
+        ],
+        // One weight scale per layer, as TFLite's converter does for fully
+        // connected layers: 5 bytes of requantization constants per layer
+        // instead of per output.
+        quantize: &["--per-tensor"],
     },
     Net {
         name: "sine",
@@ -47,6 +64,7 @@ pub const NETS: [Net; 2] = [
             "--seed",
             "7",
         ],
+        quantize: &["--per-tensor"],
     },
 ];
 
@@ -89,7 +107,9 @@ pub fn retrain() -> anyhow::Result<()> {
         let mut args = vec!["train", "--data", csv, "--out", f, "--quiet"];
         args.extend_from_slice(net.train);
         axon(&args)?;
-        axon(&["quantize", "--model", f, "--calib", csv, "--out", q])?;
+        let mut args = vec!["quantize", "--model", f, "--calib", csv, "--out", q];
+        args.extend_from_slice(net.quantize);
+        axon(&args)?;
     }
     Ok(())
 }

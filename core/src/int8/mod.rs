@@ -15,6 +15,7 @@
 //! RAM per inference: [`Model::scratch_len`] bytes (two activation buffers
 //! of the widest tensor) plus the caller's input and output.
 
+pub mod compiled;
 mod layer;
 mod model;
 

@@ -18,6 +18,7 @@ pub mod avx512;
 pub mod kernel;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
+pub mod packed4;
 // Cortex-M twins (issue 6): DSP targets, and the host's tests of their model.
 #[cfg(any(axon_arm_dsp, test))]
 pub mod cortex_m;

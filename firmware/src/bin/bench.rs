@@ -124,6 +124,29 @@ fn main() -> ! {
         &axon_firmware::models::sine_int8::MODEL,
         axon_firmware::models::SINE_INPUTS,
     );
+    // The compiled engine (`COMPILED` in the same exported files).
+    {
+        use axon_firmware::models::{digits_int8 as d, sine_int8 as s};
+        compiled(
+            &t,
+            "digits",
+            &d::COMPILED,
+            &d::MODEL,
+            &mut axon_core::int8::compiled::Buffers::<{ d::QUADS }>::new(),
+            axon_firmware::models::DIGITS_INPUTS,
+        );
+        compiled_layers(&t, "digits", &d::COMPILED_LAYERS);
+        compiled(
+            &t,
+            "sine",
+            &s::COMPILED,
+            &s::MODEL,
+            &mut axon_core::int8::compiled::Buffers::<{ s::QUADS }>::new(),
+            axon_firmware::models::SINE_INPUTS,
+        );
+        compiled_layers(&t, "sine", &s::COMPILED_LAYERS);
+    }
+    packed_marginal(&t, &w, &x);
     inference_f32(
         &t,
         "digits",
@@ -264,6 +287,135 @@ fn inference(t: &Ticks, name: &str, m: &Model<'_>, inputs: &[u8]) {
             .dequantize_slice(black_box(&cur[..width]), black_box(&mut y[..width]))
     });
     defmt::println!("  {} dequantize output ({}): {} instr", name, width, d);
+}
+
+/// Whole int8 inference with the compiled engine (float in and out) on the
+/// first input row, checked against the generic model's codes.
+fn compiled<const N: usize>(
+    t: &Ticks,
+    name: &str,
+    c: &axon_core::int8::compiled::Model<'_, axon_core::int8::compiled::DoubleRounding>,
+    m: &Model<'_>,
+    buf: &mut axon_core::int8::compiled::Buffers<N>,
+    inputs: &[u8],
+) {
+    let (n, k) = (c.input_len(), c.output_len());
+    let mut x = [0f32; 64];
+    let (mut codes, mut want) = ([0i8; 16], [0i8; 16]);
+    let mut y = [0f32; 16];
+    let mut scratch = [0i8; 128];
+    if !input_row(inputs, n, 0, &mut x[..n]) {
+        mcu::exit(false);
+    }
+    c.run(&x[..n], buf, &mut codes[..k], &mut y[..k]).ok();
+    let (ok, total) = t.measure(|| {
+        c.run(
+            black_box(&x[..n]),
+            buf,
+            &mut codes[..k],
+            black_box(&mut y[..k]),
+        )
+        .is_ok()
+    });
+    let same = m
+        .run(&x[..n], &mut scratch, &mut want[..k], &mut y[..k])
+        .is_ok()
+        && want[..k] == codes[..k];
+    if !(ok && same) {
+        defmt::error!("compiled {}: not the generic model's codes", name);
+        mcu::exit(false);
+    }
+    // Every row: the count depends on the data only through the softmax's
+    // table bounds; report the largest too.
+    let (mut row, mut max, mut sum) = (0usize, 0u64, 0u64);
+    while input_row(inputs, n, row, &mut x[..n]) {
+        let (ok, instr) = t.measure(|| {
+            c.run(
+                black_box(&x[..n]),
+                buf,
+                &mut codes[..k],
+                black_box(&mut y[..k]),
+            )
+            .is_ok()
+        });
+        if !ok {
+            mcu::exit(false);
+        }
+        max = max.max(instr);
+        sum += instr;
+        row += 1;
+    }
+    defmt::println!(
+        "inference {} int8 compiled (float in/out, packed 4-row kernel): {} instr (all {} rows: mean {}, max {})",
+        name,
+        total,
+        row,
+        sum / row.max(1) as u64,
+        max
+    );
+}
+
+/// Each compiled layer alone (`packed4::PackedDense::run_double`: the assembly
+/// routine with its requantization and staging), on staged zeros.
+fn compiled_layers(t: &Ticks, name: &str, layers: &[axon_core::int8::compiled::DenseLayer<'_>]) {
+    use axon_core::kernels::packed4::Quad;
+    let x = [Quad::default(); 16];
+    let mut out = [Quad::default(); 16];
+    for (i, l) in layers.iter().enumerate() {
+        let k = l.kernel();
+        let ((), instr) = t.measure(|| k.run_double(black_box(&x), black_box(&mut out), 0));
+        let macs = (l.inputs() * l.outputs()) as u64;
+        let per = (instr * 100 + macs / 2) / macs;
+        defmt::println!(
+            "  {} compiled layer {} dense {}x{}: {} instr, {=u64}.{=u64:02}/MAC",
+            name,
+            i,
+            l.inputs(),
+            l.outputs(),
+            instr,
+            per / 100,
+            per % 100
+        );
+    }
+}
+
+/// Instructions per MAC inside the compiled engine's layer routine
+/// (`packed4::PackedDense::run_double`): 32 rows of 64 columns minus 32 rows of
+/// 32, over the 1,024 MACs between them; the requantization and the per-row
+/// work cancel.
+fn packed_marginal(t: &Ticks, w: &[i8], x: &[i8]) {
+    use axon_core::kernels::packed4::{
+        pack_layer, staged_index, stream_len, Block, PackedDense, Quad,
+    };
+    let rows = 32;
+    let mut quads = [Quad::default(); 16];
+    for (i, &v) in x.iter().take(64).enumerate() {
+        let j = staged_index(i);
+        quads[j / 4].0[j % 4] = v as i16 + 128;
+    }
+    let bias = [0i32; 32];
+    let (m, pre) = ([1 << 30; 4], [8u8; 4]);
+    let mut cost = [0u64; 2];
+    let mut out = [Quad::default(); 8];
+    for (c, cols) in [32usize, 64].into_iter().enumerate() {
+        let mut blocks = [Block([0; 16]); 8 * 17];
+        let nb = stream_len(rows, cols);
+        pack_layer(&w[..rows * cols], &bias, rows, cols, &mut blocks[..nb]);
+        let layer = PackedDense::new(cols, rows, &blocks[..nb], &m, &pre, 0, -128, 127);
+        let q = &quads[..cols / 4];
+        cost[c] = t
+            .measure(|| layer.run_double(black_box(q), black_box(&mut out), 0))
+            .1;
+    }
+    let macs = (rows * 32) as u64;
+    let per = ((cost[1] - cost[0]) * 100 + macs / 2) / macs;
+    defmt::println!(
+        "kernel packed4 (compiled engine) inner loop: {=u64}.{=u64:02} instr/MAC (32x64 {} instr − 32x32 {} instr over 1024 MACs)",
+        per / 100,
+        per % 100,
+        cost[1],
+        cost[0]
+    );
 }
 
 /// Whole f32 inference (soft `fmaf` and `expf` from libm).

@@ -16,7 +16,40 @@ use cortex_m_rt::entry;
 static mut INPUT: [f32; 64] = [0.5; 64];
 static mut OUTPUT: [f32; 10] = [0.0; 10];
 
-#[cfg(feature = "fp-digits")]
+// The compiled engine (`COMPILED`), its activation buffers static (zeroed
+// .bss: counted as static RAM); with feature `fp-generic` the generic one
+// (`MODEL`, which also runs blobs), for comparison.
+#[cfg(all(feature = "fp-digits", not(feature = "fp-generic")))]
+fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
+    use axon_core::int8::compiled::Buffers;
+    use axon_firmware::models::digits_int8::{COMPILED, OUTPUT_LEN, QUADS};
+    static mut BUF: Buffers<QUADS> = Buffers::new();
+    // SAFETY: the only reference to BUF, taken once (one inference).
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
+    let mut codes = [0i8; OUTPUT_LEN];
+    COMPILED
+        .run(x, buf, &mut codes, &mut y[..OUTPUT_LEN])
+        .is_ok()
+}
+
+#[cfg(all(
+    feature = "fp-sine",
+    not(feature = "fp-digits"),
+    not(feature = "fp-generic")
+))]
+fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
+    use axon_core::int8::compiled::Buffers;
+    use axon_firmware::models::sine_int8::{COMPILED, INPUT_LEN, OUTPUT_LEN, QUADS};
+    static mut BUF: Buffers<QUADS> = Buffers::new();
+    // SAFETY: the only reference to BUF, taken once (one inference).
+    let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
+    let mut codes = [0i8; OUTPUT_LEN];
+    COMPILED
+        .run(&x[..INPUT_LEN], buf, &mut codes, &mut y[..OUTPUT_LEN])
+        .is_ok()
+}
+
+#[cfg(all(feature = "fp-digits", feature = "fp-generic"))]
 fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
     use axon_firmware::models::digits_int8::{MODEL, OUTPUT_LEN, SCRATCH_LEN};
     let mut scratch = [0i8; SCRATCH_LEN];
@@ -26,7 +59,11 @@ fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
         .is_ok()
 }
 
-#[cfg(all(feature = "fp-sine", not(feature = "fp-digits")))]
+#[cfg(all(
+    feature = "fp-sine",
+    not(feature = "fp-digits"),
+    feature = "fp-generic"
+))]
 fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
     use axon_firmware::models::sine_int8::{INPUT_LEN, MODEL, OUTPUT_LEN, SCRATCH_LEN};
     let mut scratch = [0i8; SCRATCH_LEN];

@@ -124,7 +124,214 @@ fn main() -> ! {
         macs
     );
     f32_cases(&mut rng);
+    packed_cases(&mut rng);
+    stage_cases(&mut rng);
     mcu::exit(true)
+}
+
+/// The compiled engine's input routine (`packed4::stage_groups`: divide,
+/// `VCVT #1`, the integer rounding, staging) against TFLite's `Quantize` in
+/// Rust (`QuantParams::quantize`), with and without a standardisation, on
+/// random values, exact ties, zeros of both signs, infinities, NaN and
+/// values far out of range.
+fn stage_cases(rng: &mut Rng) {
+    use axon_core::kernels::packed4::{stage_groups, staged_index, Quad};
+    use axon_core::quant::QuantParams;
+    const N: usize = 64;
+    let mut checked = 0u32;
+    for case in 0..2000u32 {
+        let scale = match rng.below(4) {
+            0 => 1.0 / (1 + rng.below(255)) as f32,
+            1 => f32::from_bits(0x3c00_0000 | (rng.next() as u32 & 0x00ff_ffff)),
+            _ => (1 + rng.below(1000)) as f32 * 0.0007,
+        };
+        let zp = rng.below(256) as i32 - 128;
+        let off = rng.below(257) as i32 - 128;
+        let p = QuantParams::new(scale, zp);
+        let x: [f32; N] = core::array::from_fn(|_| match rng.below(10) {
+            0 => f32::from_bits(rng.next() as u32),
+            1 => [0.0, -0.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY][rng.below(5) as usize],
+            2 | 3 => ((rng.below(600) as f32) - 300.0 + 0.5) * scale,
+            _ => (rng.below(2_000_000) as f32 - 1_000_000.0) * 1e-4,
+        });
+        let mean: [f32; N] = core::array::from_fn(|_| (rng.below(2000) as f32 - 1000.0) * 0.01);
+        let std: [f32; N] = core::array::from_fn(|_| (1 + rng.below(1000)) as f32 * 0.01);
+        let standardize = rng.below(2) == 0;
+        let mut out = [Quad([0x5555; 4]); N / 4];
+        let done = stage_groups(
+            &x,
+            standardize.then_some((&mean[..], &std[..])),
+            scale,
+            zp,
+            off,
+            &mut out,
+        );
+        if done != N {
+            defmt::error!("stage_groups staged {} of {} inputs", done, N);
+            mcu::exit(false);
+        }
+        for i in 0..N {
+            let v = if standardize {
+                (x[i] - mean[i]) / std[i]
+            } else {
+                x[i]
+            };
+            let want = p.quantize(v) as i32 + off;
+            let j = staged_index(i);
+            let got = out[j / 4].0[j % 4] as i32;
+            if got != want {
+                defmt::error!(
+                    "MISMATCH stage case {} input {} (x bits {=u32:x}): quantize {} asm {}",
+                    case,
+                    i,
+                    x[i].to_bits(),
+                    want,
+                    got
+                );
+                mcu::exit(false);
+            }
+            checked += 1;
+        }
+    }
+    defmt::println!(
+        "kernel_test: {} inputs: packed4 input staging (VCVT #1) == QuantParams::quantize, bit for bit",
+        checked
+    );
+}
+
+/// The compiled engine's layer routine (`packed4::PackedDense::run_double`, one
+/// assembly routine: multiply-accumulate, requantization, clamp, staging)
+/// against the scalar reference (`gemv_i8::Scalar`, TFLite's arithmetic) on
+/// random layers: shapes with partial row and column groups, per-tensor and
+/// per-channel multipliers (0 and `i32::MAX` among them), every right shift
+/// 1..=31, extreme biases, random clamps and offsets.
+fn packed_cases(rng: &mut Rng) {
+    use axon_core::kernels::packed4::{
+        pack_layer, requant_double, staged_index, stream_len, Block, PackedDense, Quad,
+    };
+    const R: usize = 40;
+    const C: usize = 100;
+    const CASES: u32 = 3000;
+    static mut BLOCKS: [Block; (R / 4) * (C / 4 + 1)] = [Block([0; 16]); (R / 4) * (C / 4 + 1)];
+    // SAFETY: the only reference to BLOCKS, taken once.
+    let blocks = unsafe { &mut *core::ptr::addr_of_mut!(BLOCKS) };
+    let mut w = [0i8; R * C];
+    let mut macs = 0u64;
+    for case in 0..CASES {
+        let rows = 1 + rng.below(R as u64) as usize;
+        let cols = 1 + rng.below(C as u64) as usize;
+        for v in w[..rows * cols].iter_mut() {
+            *v = (rng.below(255) as i32 - 127) as i8;
+        }
+        let x: [i8; C] = core::array::from_fn(|_| rng.next() as i8);
+        let in_off = rng.below(257) as i32 - 128;
+        let bias: [i32; R] = core::array::from_fn(|_| match rng.below(16) {
+            0 => i32::MAX,
+            1 => i32::MIN,
+            2 => rng.next() as i32,
+            _ => (rng.next() as i32) >> 14,
+        });
+        let per_channel = rng.below(2) == 0;
+        let mult = |r: &mut Rng| match r.below(10) {
+            0 => 0,
+            1 => i32::MAX,
+            _ => (1 << 30) | (r.next() as i32 & 0x3fff_ffff),
+        };
+        let m_all: [i32; R] = core::array::from_fn(|_| mult(rng));
+        let pre_all: [u8; R] = core::array::from_fn(|_| match rng.below(4) {
+            0 => rng.below(31) as u8,
+            _ => 4 + rng.below(10) as u8,
+        });
+        let zp = rng.below(256) as i32 - 128;
+        let (act_min, act_max) = match rng.below(3) {
+            0 => (-128i8, 127i8),
+            1 => (zp as i8, 127),
+            _ => {
+                let lo = rng.below(256) as i32 - 128;
+                (lo as i8, (lo + rng.below((128 - lo) as u64) as i32) as i8)
+            }
+        };
+        let next_off = rng.below(257) as i32 - 128;
+        // Reference: TFLite's arithmetic in natural order.
+        let shift_all: [i32; R] = core::array::from_fn(|i| -(pre_all[i] as i32) - 1);
+        let channels = if per_channel { rows } else { 1 };
+        let p = FullyConnectedParams {
+            input_offset: in_off,
+            output_offset: zp,
+            multiplier: &m_all[..channels],
+            shift: &shift_all[..channels],
+            act_min,
+            act_max,
+            rounding: Rounding::Double,
+        };
+        let mut want = [0i8; R];
+        Scalar::fully_connected(
+            &w[..rows * cols],
+            &x[..cols],
+            &bias[..rows],
+            &p,
+            &mut want[..rows],
+        );
+        // The compiled layout.
+        let (g, rg) = (cols.div_ceil(4), rows.div_ceil(4));
+        let nb = stream_len(rows, cols);
+        pack_layer(
+            &w[..rows * cols],
+            &bias[..rows],
+            rows,
+            cols,
+            &mut blocks[..nb],
+        );
+        let mut quads = [Quad::default(); C / 4];
+        for (i, &v) in x[..cols].iter().enumerate() {
+            let j = staged_index(i);
+            quads[j / 4].0[j % 4] = (v as i32 + in_off) as i16;
+        }
+        let (m4, pre4): ([i32; R], [u8; R]) = if per_channel {
+            (m_all, pre_all)
+        } else {
+            ([m_all[0]; R], [pre_all[0]; R])
+        };
+        let nch = if per_channel { 4 * rg } else { 4 };
+        let layer = PackedDense::new(
+            cols,
+            rows,
+            &blocks[..nb],
+            &m4[..nch],
+            &pre4[..nch],
+            zp as i8,
+            act_min,
+            act_max,
+        );
+        let mut out = [Quad([0x5555; 4]); R / 4];
+        layer.run_double(&quads[..g], &mut out[..rg], next_off);
+        let mut portable = [Quad([0x5555; 4]); R / 4];
+        layer.run_with(&quads[..g], &mut portable[..rg], next_off, requant_double);
+        for (r, &want) in want.iter().enumerate().take(rows) {
+            let j = staged_index(r);
+            let got = out[j / 4].0[j % 4] as i32 - next_off;
+            let port = portable[j / 4].0[j % 4] as i32 - next_off;
+            if got != want as i32 || port != got {
+                defmt::error!(
+                    "MISMATCH packed case {} rows {} cols {} row {}: scalar {} asm {} portable {}",
+                    case,
+                    rows,
+                    cols,
+                    r,
+                    want,
+                    got,
+                    port
+                );
+                mcu::exit(false);
+            }
+        }
+        macs += (rows * cols) as u64;
+    }
+    defmt::println!(
+        "kernel_test: {} random layers, {} MACs: packed4 assembly == portable == scalar reference, bit for bit",
+        CASES,
+        macs
+    );
 }
 
 /// f32 GEMV on the FPU (`VFMA.F32`) against the reference (`libm::fmaf`):

@@ -1,6 +1,7 @@
 //! The core's portable path on a Cortex-M0 (Armv6-M: no DSP extension, so
 //! the dispatch picks the scalar int8 kernel): every row of the sine data
-//! through the int8 sine model, printed like `parity` prints it, for
+//! through the int8 sine model, generic and compiled engines, printed like
+//! `parity` prints it, for
 //! `cargo xtask m0` to compare with `axon predict`. (The digits inputs do
 //! not fit the micro:bit's 256 KiB of flash.)
 #![no_std]
@@ -18,6 +19,7 @@ fn main() -> ! {
     let mut scratch = [0i8; sine_int8::SCRATCH_LEN];
     let mut codes = [0i8; sine_int8::OUTPUT_LEN];
     let mut y = [0f32; sine_int8::OUTPUT_LEN];
+    let mut buf = axon_core::int8::compiled::Buffers::<{ sine_int8::QUADS }>::new();
     let mut row = 0;
     while input_row(SINE_INPUTS, n, row, &mut x) {
         if let Err(e) = m.run(&x, &mut scratch, &mut codes, &mut y) {
@@ -30,6 +32,17 @@ fn main() -> ! {
             cells[k + i] = y[i].to_bits() as i64;
         }
         defmt::println!("Q {=str} {=usize} {=[?]}", "sine", row, &cells[..]);
+        // The compiled engine's portable path (plain-Rust twin of the
+        // assembly), lines `C`.
+        if let Err(e) = sine_int8::COMPILED.run(&x, &mut buf, &mut codes, &mut y) {
+            defmt::error!("sine compiled row {}: {}", row, defmt::Display2Format(&e));
+            mcu::exit(false);
+        }
+        for i in 0..k {
+            cells[i] = codes[i] as i64;
+            cells[k + i] = y[i].to_bits() as i64;
+        }
+        defmt::println!("C {=str} {=usize} {=[?]}", "sine", row, &cells[..]);
         row += 1;
     }
     defmt::println!(

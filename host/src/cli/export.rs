@@ -18,7 +18,9 @@ pub struct Args {
     /// Where to write the binary blob (docs/blob-format.md).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Where to write the model as Rust `static` items.
+    /// Where to write the model as Rust `static` items: the generic engine's
+    /// `MODEL` and, when the model fits it, the compiled engine's `COMPILED`
+    /// (packed weights; same bits, fewer instructions and less flash).
     #[arg(long)]
     pub rust: Option<PathBuf>,
     /// Store weight-row sums in the blob (for the desktop VNNI kernel; costs
@@ -68,6 +70,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             src.len(),
             path.display()
         );
+        match crate::export::compiled_support(&m) {
+            Ok(()) => println!(
+                "compiled  COMPILED in the Rust source (axon_core::int8::compiled: packed weights, same bits)"
+            ),
+            Err(why) => println!("compiled  none in the Rust source: {why}"),
+        }
     }
     println!("scratch   {scratch} bytes of RAM per inference (plus the caller's input and output)");
     Ok(())

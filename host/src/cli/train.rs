@@ -96,6 +96,11 @@ pub struct Args {
     /// Reshuffle the training split every epoch.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub shuffle: bool,
+    /// Standardise each input column over the training split (`false`:
+    /// feed raw values, e.g. pixel levels already on one scale; the model
+    /// then stores an identity preprocessing that devices skip).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub standardize: bool,
     /// Seed of the split, the initialisation and the shuffling.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -193,6 +198,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             None => Length::Epochs(a.epochs.unwrap_or(20)),
         },
         shuffle: a.shuffle,
+        standardize: a.standardize,
         seed: a.seed,
     };
     let started = Instant::now();

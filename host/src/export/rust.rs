@@ -1,13 +1,15 @@
 //! The Rust-source export: the int8 model as `static` items of
 //! `axon_core::int8` types with compile-time shapes, for `include!` into
 //! firmware. Runs the same core code as the blob and gives the same bits.
+//! When the model fits the compiled engine, the file also holds it as
+//! `COMPILED` (see [`super::compiled`]).
 
 use std::fmt::Write as _;
 
 use crate::quantize::{Int8Layer, Int8Model};
 
 /// Everything a generated file refers to lives under this path.
-const CORE: &str = "::axon_core";
+pub(super) const CORE: &str = "::axon_core";
 
 fn f32_lit(x: f32) -> String {
     // `{:?}` is the shortest decimal that reads back to the same f32, and
@@ -20,7 +22,7 @@ fn f32_lit(x: f32) -> String {
     }
 }
 
-fn list<T>(xs: &[T], per_line: usize, f: impl Fn(&T) -> String) -> String {
+pub(super) fn list<T>(xs: &[T], per_line: usize, f: impl Fn(&T) -> String) -> String {
     let mut s = String::from("[");
     for (i, x) in xs.iter().enumerate() {
         if i % per_line.max(1) == 0 {
@@ -35,7 +37,7 @@ fn list<T>(xs: &[T], per_line: usize, f: impl Fn(&T) -> String) -> String {
     s
 }
 
-fn qp(p: axon_core::quant::QuantParams) -> String {
+pub(super) fn qp(p: axon_core::quant::QuantParams) -> String {
     format!(
         "{CORE}::quant::QuantParams::new({}, {})",
         f32_lit(p.scale),
@@ -257,5 +259,6 @@ pub fn write_rust(m: &Int8Model, origin: &str) -> anyhow::Result<String> {
     let _ = writeln!(s, "    output: {},", qp(m.output()));
     let _ = writeln!(s, "    layers: {CORE}::int8::Layers::Slice(&LAYERS),");
     s.push_str("};\n");
+    super::compiled::write_compiled(m, &mut s);
     Ok(s)
 }

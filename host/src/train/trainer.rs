@@ -85,6 +85,11 @@ pub struct TrainConfig {
     pub length: Length,
     /// Reshuffle the training split every epoch.
     pub shuffle: bool,
+    /// Standardise each input column (mean 0, standard deviation 1 over the
+    /// training split) in the model's preprocessing; `false` keeps the raw
+    /// values (identity preprocessing: nothing to store or compute on a
+    /// device, for inputs already on a common scale such as pixel levels).
+    pub standardize: bool,
     /// Seed for the split, the initialisation and the shuffling.
     pub seed: u64,
 }
@@ -113,6 +118,7 @@ impl Default for TrainConfig {
             batch: 32,
             length: Length::Epochs(20),
             shuffle: true,
+            standardize: true,
             seed: 7,
         }
     }
@@ -376,7 +382,11 @@ fn initial_model(data: &Prepared, cfg: &TrainConfig, init: Option<Model>) -> any
     if let Some(h) = cfg.loss.head() {
         layers.push(LayerSpec::Activation(h));
     }
-    let preprocess: Preprocess = standardisation(&data.x, data.inputs, &data.train);
+    let preprocess: Preprocess = if cfg.standardize {
+        standardisation(&data.x, data.inputs, &data.train)
+    } else {
+        Preprocess::identity(data.inputs)
+    };
     Ok(Model {
         inputs: data.inputs,
         preprocess,

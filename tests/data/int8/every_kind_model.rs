@@ -381,3 +381,5 @@ pub static MODEL: ::axon_core::int8::Model<'static> = ::axon_core::int8::Model {
     output: ::axon_core::quant::QuantParams::new(0.00390625_f32, -128),
     layers: ::axon_core::int8::Layers::Slice(&LAYERS),
 };
+
+// No compiled form (`axon_core::int8::compiled`): layer 2 is a sigmoid table, which the compiled engine does not run.
