@@ -361,10 +361,11 @@ impl<'a, R: Requant> Model<'a, R> {
             R::dense(&l.kernel, src, dst, next);
             (src, dst) = (dst, src);
         }
-        for (c, q) in codes.chunks_mut(4).zip(src.iter()) {
+        for (i, c) in codes.iter_mut().enumerate() {
             // Staged order [y0, y2, y1, y3] back to natural order.
-            for (ck, &v) in c.iter_mut().zip(&[q.0[0], q.0[2], q.0[1], q.0[3]]) {
-                *ck = v as i8;
+            let j = staged_index(i);
+            if let Some(&v) = src.get(j / 4).and_then(|q| q.0.get(j % 4)) {
+                *c = v as i8;
             }
         }
         if let Some(t) = self.softmax {
