@@ -730,11 +730,6 @@ impl<'a> PackedDense<'a> {
     }
 }
 
-/// The number of [`Block`]s of a `(rows, cols)` weight matrix.
-pub const fn block_count(rows: usize, cols: usize) -> usize {
-    rows.div_ceil(4) * cols.div_ceil(4)
-}
-
 /// Quantizes whole groups of four float inputs straight into staged
 /// quads: for input `i`, `v = (x[i] − mean[i]) / std[i]` (or `x[i]` without
 /// a standardisation), then TFLite's `Quantize` (`round(v / scale)`, half
@@ -774,7 +769,8 @@ pub const fn stream_len(rows: usize, cols: usize) -> usize {
 
 /// A layer's stream for [`PackedDense`]: per row group, its four biases as one
 /// block ([`Block::bias`]; missing rows 0), then its weight blocks as
-/// [`pack_weights`] lays them out. `out` must hold [`stream_len`] blocks.
+/// the module documentation lays them out (row after row of each 4×4
+/// block). `out` must hold [`stream_len`] blocks.
 pub fn pack_layer(w: &[i8], bias: &[i32], rows: usize, cols: usize, out: &mut [Block]) {
     let groups = cols.div_ceil(4);
     for (r, chunk) in out
@@ -791,17 +787,6 @@ pub fn pack_layer(w: &[i8], bias: &[i32], rows: usize, cols: usize, out: &mut [B
         for (g, blk) in blocks.iter_mut().enumerate() {
             *blk = weight_block(w, rows, cols, 4 * r, g);
         }
-    }
-}
-
-/// Lays out a row-major `(rows, cols)` weight matrix as [`Block`]s into
-/// `out` (which must hold [`block_count`] blocks; extra blocks are left
-/// alone, missing ones are not written). Rows and columns past the matrix
-/// are zero.
-pub fn pack_weights(w: &[i8], rows: usize, cols: usize, out: &mut [Block]) {
-    let groups = cols.div_ceil(4);
-    for (i, blk) in out.iter_mut().take(block_count(rows, cols)).enumerate() {
-        *blk = weight_block(w, rows, cols, 4 * (i / groups), i % groups);
     }
 }
 
@@ -914,7 +899,7 @@ mod tests {
         // needs the file system for its failure persistence).
         #[test]
         #[cfg_attr(miri, ignore)]
-        fn packed_rows_equal_the_plain_dot_products(
+        fn packed_layer_rows_equal_the_plain_dot_products_plus_bias(
             rows in 1usize..=13,
             cols in 1usize..=37,
             seed in any::<u64>(),
@@ -928,17 +913,23 @@ mod tests {
             };
             let w: Vec<i8> = (0..rows * cols).map(|_| next() as i8).collect();
             let x: Vec<i16> = (0..cols).map(|_| (next() % 384) as i16 - 128).collect();
-            let mut blocks = vec![Block([0; 16]); block_count(rows, cols)];
-            pack_weights(&w, rows, cols, &mut blocks);
+            let bias: Vec<i32> = (0..rows).map(|_| next() as i32).collect();
+            let mut stream = vec![Block([0; 16]); stream_len(rows, cols)];
+            pack_layer(&w, &bias, rows, cols, &mut stream);
             let groups = cols.div_ceil(4);
             let mut quads = vec![Quad::default(); groups];
             for (i, &v) in x.iter().enumerate() {
                 let j = staged_index(i);
                 quads[j / 4].0[j % 4] = v;
             }
-            for r in 0..rows.div_ceil(4) {
-                let got = dot4(&blocks[r * groups..(r + 1) * groups], &quads, [0; 4]);
-                prop_assert_eq!(got, reference(&w, rows, cols, &x, 4 * r));
+            for (r, group) in stream.chunks_exact(groups + 1).enumerate() {
+                let (b, blocks) = group.split_first().unwrap();
+                let got = dot4(blocks, &quads, b.biases());
+                let want: [i32; 4] = core::array::from_fn(|k| {
+                    let bias = bias.get(4 * r + k).copied().unwrap_or(0);
+                    reference(&w, rows, cols, &x, 4 * r)[k].wrapping_add(bias)
+                });
+                prop_assert_eq!(got, want);
             }
         }
     }

@@ -233,85 +233,45 @@ enum Exps<'t> {
     Table(&'t [i32]),
 }
 
-/// What the second pass of a softmax needs: the row maximum and the
-/// reciprocal of the sum of exponentials (TFLite's `shifted_scale` and the
-/// exponent of its final `RoundingDivideByPOT`).
-#[derive(Clone, Copy)]
-struct Normalizer {
-    max: i32,
-    shifted_scale: i32,
-    exponent: i32,
-}
-
-impl Normalizer {
-    /// The output code of an element whose exponential is `e`. A skipped
-    /// element (`e = 0`) gives −128.
-    #[inline(always)]
-    fn code(&self, e: i32) -> i8 {
-        let unsat = rdbpot(srdhm(self.shifted_scale, e), self.exponent);
-        unsat.wrapping_add(-128).clamp(-128, 127) as i8
-    }
-}
-
-/// The first pass over `x`: the maximum, then the sum of exponentials in
-/// Q12.19 (each element's exponential from `exp`, given how far below the
-/// maximum it is, 0..=255) and its reciprocal. `record(i, e)` sees each
-/// exponential (to keep it for the second pass). `None` for an empty row.
-#[inline(always)]
-fn normalizer(
-    x: &[i8],
-    exp: impl Fn(i32) -> i32,
-    mut record: impl FnMut(usize, i32),
-) -> Option<Normalizer> {
-    let max = x.iter().copied().max()? as i32;
-    let mut sum_of_exps: i32 = 0; // Q12.19
-    for (i, &xi) in x.iter().enumerate() {
-        // max ≥ xi, both i8: the difference is in 0..=255.
-        let e = exp(max - xi as i32);
-        record(i, e);
-        sum_of_exps = sum_of_exps.wrapping_add(rdbpot(e, ACCUMULATION_INTEGER_BITS));
-    }
-    let (shifted_scale, num_bits_over_unit) =
-        get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
-    Some(Normalizer {
-        max,
-        shifted_scale,
-        exponent: num_bits_over_unit + 31 - 8,
-    })
-}
-
-/// Entry `below` of a stored exponential table, 0 past its end.
-#[inline(always)]
-fn table_exp(t: &[i32], below: i32) -> i32 {
-    t.get(below as usize).copied().unwrap_or(0)
-}
-
 /// The int8 softmax of `x` into `y`, with each element's exponential from
 /// `exps`: one body for both sources (one copy of the code in a firmware
 /// image), the source chosen per element by a predictable branch.
 fn softmax_rows(exps: Exps<'_>, x: &[i8], y: &mut [i8]) {
+    let Some(max) = x.iter().copied().max() else {
+        return;
+    };
+    let max = max as i32;
     // exp(x[i] − max) in Q0.31, 0 for differences below diff_min (which
     // then add nothing to the sum and give the code −128).
-    let exp = |below: i32| match exps {
-        Exps::Computed(p) => exp_of_diff(p, -below),
-        Exps::Table(t) => table_exp(t, below),
+    let exp = |xi: i8| {
+        // max ≥ xi, both i8: the difference is in 0..=255.
+        let below = max - xi as i32;
+        match exps {
+            Exps::Computed(p) => exp_of_diff(p, -below),
+            Exps::Table(t) => t.get(below as usize).copied().unwrap_or(0),
+        }
     };
     let mut cache = [0i32; CACHED_EXPS];
     let cached = x.len() <= CACHED_EXPS;
-    let record = |i: usize, e: i32| {
+    let mut sum_of_exps: i32 = 0; // Q12.19
+    for (i, &xi) in x.iter().enumerate() {
+        let e = exp(xi);
         if let Some(c) = cache.get_mut(i).filter(|_| cached) {
             *c = e;
         }
-    };
-    let Some(n) = normalizer(x, exp, record) else {
-        return;
-    };
+        sum_of_exps = sum_of_exps.wrapping_add(rdbpot(e, ACCUMULATION_INTEGER_BITS));
+    }
+    let (shifted_scale, num_bits_over_unit) =
+        get_reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
+    let exponent = num_bits_over_unit + 31 - 8;
     for (i, (yi, &xi)) in y.iter_mut().zip(x).enumerate() {
         let e = match cache.get(i) {
             Some(&e) if cached => e,
-            _ => exp(n.max - xi as i32),
+            _ => exp(xi),
         };
-        *yi = n.code(e);
+        // A skipped element (e = 0) gives 0 here too: −128.
+        let unsat = rdbpot(srdhm(shifted_scale, e), exponent);
+        *yi = unsat.wrapping_add(-128).clamp(-128, 127) as i8;
     }
 }
 
