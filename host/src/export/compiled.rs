@@ -52,9 +52,17 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
     Ok(())
 }
 
-fn pad<T: Copy>(v: &[T], n: usize, fill: T) -> Vec<T> {
+/// Per-channel constants (`v.len() > 1`) padded with their first entry to
+/// whole row groups of `outputs`; a per-tensor one repeated four times (the
+/// layer routine reads four per row group).
+fn per_row_group<T: Copy>(v: &[T], outputs: usize) -> Vec<T> {
+    let n = if v.len() > 1 {
+        outputs.div_ceil(4) * 4
+    } else {
+        4
+    };
     let mut v = v.to_vec();
-    v.resize(n.div_ceil(4) * 4, fill);
+    v.resize(n, v[0]);
     v
 }
 
@@ -137,11 +145,7 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
                     format!("L{i}_MULTIPLIER")
                 } else {
                     let name = format!("C{i}_MULTIPLIER");
-                    let v = if per_channel {
-                        pad(multiplier, *outputs, multiplier[0])
-                    } else {
-                        vec![multiplier[0]; 4]
-                    };
+                    let v = per_row_group(multiplier, *outputs);
                     let _ = writeln!(
                         s,
                         "/// Compiled layer {i} multipliers (per channel, padded; or the one, four times)."
@@ -155,11 +159,7 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
                     name
                 };
                 let e: Vec<u8> = shift.iter().map(|&v| (-v - 1) as u8).collect();
-                let e = if per_channel {
-                    pad(&e, *outputs, e[0])
-                } else {
-                    vec![e[0]; 4]
-                };
+                let e = per_row_group(&e, *outputs);
                 let _ = writeln!(
                     s,
                     "/// Compiled layer {i} right shifts minus one (−shift − 1)."
