@@ -166,59 +166,62 @@ pub(crate) fn host_outputs(model: &Path, data: &Path) -> anyhow::Result<Outputs>
     Ok(out)
 }
 
-/// Compares one model's firmware lines (`tag`) with `axon predict` on
-/// `file`; returns the number of samples.
-fn compare(text: &str, name: &str, tag: &str, file: &str, kind: &str) -> anyhow::Result<usize> {
-    let fw = firmware_outputs(text, tag, name)?;
+/// Compares one model's firmware lines under each `(tag, kind)` in `tags`
+/// (e.g. the generic and the compiled engine) with `axon predict` on
+/// `file`, run once; returns the number of samples compared.
+fn compare(text: &str, name: &str, file: &str, tags: &[(&str, &str)]) -> anyhow::Result<usize> {
     let host = host_outputs(&models::dir().join(file), &models::data(name))?;
-    if fw.len() != host.len() || fw.is_empty() {
-        bail!(
-            "{name} {kind}: the firmware printed {} rows, `axon predict` {}",
-            fw.len(),
-            host.len()
-        );
-    }
-    let mut values = 0;
-    for (row, h) in &host {
-        let f = fw
-            .get(row)
-            .with_context(|| format!("{name} {kind}: row {row} missing"))?;
-        if f != h {
-            let col = f.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
+    let mut samples = 0;
+    for &(tag, kind) in tags {
+        let fw = firmware_outputs(text, tag, name)?;
+        if fw.len() != host.len() || fw.is_empty() {
             bail!(
-                "{name} {kind}: row {row} column {col}: firmware {:?}, host {:?} (codes as integers, values as f32 bits)",
-                f.get(col),
-                h.get(col),
+                "{name} {kind}: the firmware printed {} rows, `axon predict` {}",
+                fw.len(),
+                host.len()
             );
         }
-        values += h.len();
+        let mut values = 0;
+        for (row, h) in &host {
+            let f = fw
+                .get(row)
+                .with_context(|| format!("{name} {kind}: row {row} missing"))?;
+            if f != h {
+                let col = f.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
+                bail!(
+                    "{name} {kind}: row {row} column {col}: firmware {:?}, host {:?} (codes as integers, values as f32 bits)",
+                    f.get(col),
+                    h.get(col),
+                );
+            }
+            values += h.len();
+        }
+        println!(
+            "parity {name:>6} {kind:>4}: {} samples, {values} values: firmware == axon predict, bit for bit",
+            host.len()
+        );
+        samples += host.len();
     }
-    println!(
-        "parity {name:>6} {kind:>4}: {} samples, {values} values: firmware == axon predict, bit for bit",
-        host.len()
-    );
-    Ok(host.len())
+    Ok(samples)
 }
 
 /// Compares every model and returns the number of samples compared.
 fn compare_all(text: &str) -> anyhow::Result<usize> {
     let mut total = 0;
     for net in &NETS {
-        total += compare(text, net.name, "P", &format!("{}.json", net.name), "f32")?;
         total += compare(
             text,
             net.name,
-            "Q",
-            &format!("{}.int8.json", net.name),
-            "int8",
+            &format!("{}.json", net.name),
+            &[("P", "f32")],
         )?;
-        // The compiled engine (`COMPILED`) against the same `axon predict`.
+        // The generic (`MODEL`) and the compiled engine (`COMPILED`)
+        // against one run of `axon predict`.
         total += compare(
             text,
             net.name,
-            "C",
             &format!("{}.int8.json", net.name),
-            "int8 compiled",
+            &[("Q", "int8"), ("C", "int8 compiled")],
         )?;
     }
     Ok(total)
@@ -351,7 +354,11 @@ pub fn m0() -> anyhow::Result<()> {
     if let Some(line) = text.lines().find(|l| l.contains("m0:")) {
         println!("microbit (Cortex-M0): {}", line.trim());
     }
-    compare(&text, "sine", "Q", "sine.int8.json", "int8")?;
-    compare(&text, "sine", "C", "sine.int8.json", "int8 compiled")?;
+    compare(
+        &text,
+        "sine",
+        "sine.int8.json",
+        &[("Q", "int8"), ("C", "int8 compiled")],
+    )?;
     Ok(())
 }
