@@ -9,7 +9,7 @@ quiet() {
     out="$("$@" 2>&1)" || { printf '%s\n' "$out" >&2; return 1; }
 }
 
-quiet rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf \
+quiet rustup target add thumbv7em-none-eabihf thumbv7em-none-eabi thumbv6m-none-eabi riscv32imac-unknown-none-elf \
     aarch64-unknown-linux-gnu
 quiet rustup component add rustfmt clippy
 quiet rustup component add miri rust-src --toolchain nightly

@@ -34,7 +34,7 @@ unset AXON_REQUIRE_KERNELS
 # --- end issue 5 ---
 
 section "core builds for microcontrollers"
-for target in thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf; do
+for target in thumbv7em-none-eabihf thumbv7em-none-eabi thumbv6m-none-eabi riscv32imac-unknown-none-elf; do
     cargo build -p axon-core --target "$target"
 done
 
@@ -60,8 +60,10 @@ done
 # then `cargo xtask ci`: the generated model files are fresh, the SMLAD kernel
 # equals the scalar reference on 4,000 random layers inside QEMU, every row of
 # the digits and sine data through the firmware (f32 and int8) equals the
-# host bit for bit, the same binaries pass on the Cortex-M7 (mps2-an500), and
-# a thumbv6m build (scalar kernel) matches on a Cortex-M0 (QEMU micro:bit).
+# host bit for bit, the same binaries pass on the Cortex-M7 (mps2-an500), the
+# parity binary built for the soft-float ABI (thumbv7em-none-eabi) matches
+# too, and a thumbv6m build (scalar kernel) matches on a Cortex-M0 (QEMU
+# micro:bit).
 section "firmware: Cortex-M4F under QEMU, DSP kernel, host <-> firmware parity"
 host_triple="$(rustc -vV | sed -n 's/^host: //p')"
 (

@@ -198,6 +198,31 @@ fn models_the_compiled_engine_cannot_run_say_why() {
     assert!(!src.contains("pub static COMPILED"));
     let digits = Int8Model::load(Path::new(JSON)).unwrap();
     assert_eq!(axon::host::export::compiled_support(&digits), Ok(()));
+    use axon::host::quantize::Int8Layer;
+    // A bias the doubled accumulator cannot hold.
+    let mut big = digits.clone();
+    if let Int8Layer::FullyConnected { bias, .. } = &mut big.layers[0] {
+        bias[3] = 1 << 30;
+    }
+    let why = axon::host::export::compiled_support(&big).unwrap_err();
+    assert!(why.contains("layer 0") && why.contains("bias"), "{why}");
+    // A weight row whose accumulator could overflow for some input.
+    let mut wide = digits.clone();
+    if let Int8Layer::FullyConnected { bias, .. } = &mut wide.layers[0] {
+        bias[0] = (1 << 30) - 1000;
+    }
+    let why = axon::host::export::compiled_support(&wide).unwrap_err();
+    assert!(why.contains("overflow"), "{why}");
+    // Zero points that do not chain.
+    let mut chain = digits.clone();
+    if let Int8Layer::FullyConnected { input, .. } = &mut chain.layers[1] {
+        input.zero_point += 1;
+    }
+    let why = axon::host::export::compiled_support(&chain).unwrap_err();
+    assert!(
+        why.contains("layer 1") && why.contains("zero point"),
+        "{why}"
+    );
 }
 
 #[test]

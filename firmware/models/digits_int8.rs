@@ -354,13 +354,9 @@ static C0_STREAM: [::axon_core::kernels::packed4::Block; 136] = [
     ::axon_core::kernels::packed4::Block([-55, -30, -15, 30, -51, -62, -40, 29, 43, 32, 69, 6, -57, -78, 60, 67]),
     ::axon_core::kernels::packed4::Block([-4, 23, -6, -88, 19, 13, -2, -60, -22, -49, -12, -79, 31, 75, -13, 36]),
 ];
-/// Compiled layer 0 multipliers (per channel, padded; or the one, four times).
-static C0_MULTIPLIER: [i32; 4] = [
-    1780647316, 1780647316, 1780647316, 1780647316,
-];
-/// Compiled layer 0 right shifts minus one (−shift − 1).
-static C0_PRE_SHIFT: [u8; 4] = [
-    8, 8, 8, 8,
+/// Compiled layer 0 multipliers and right shifts (per tensor).
+static C0_SCALE: [::axon_core::kernels::packed4::Scale; 1] = [
+    ::axon_core::kernels::packed4::Scale::tensor(1780647316, 9),
 ];
 /// Compiled layer 1: per group of 4 outputs, its 4 biases, then 8 blocks of 4 rows × 4 columns (27 blocks).
 static C1_STREAM: [::axon_core::kernels::packed4::Block; 27] = [
@@ -392,13 +388,22 @@ static C1_STREAM: [::axon_core::kernels::packed4::Block; 27] = [
     ::axon_core::kernels::packed4::Block([-73, 44, -44, 36, 12, -26, 4, 48, 0, 0, 0, 0, 0, 0, 0, 0]),
     ::axon_core::kernels::packed4::Block([89, 65, 34, 7, 46, -28, 11, 28, 0, 0, 0, 0, 0, 0, 0, 0]),
 ];
-/// Compiled layer 1 multipliers (per channel, padded; or the one, four times).
-static C1_MULTIPLIER: [i32; 4] = [
-    2087528325, 2087528325, 2087528325, 2087528325,
+/// Compiled layer 1 multipliers and right shifts (per tensor).
+static C1_SCALE: [::axon_core::kernels::packed4::Scale; 1] = [
+    ::axon_core::kernels::packed4::Scale::tensor(2087528325, 8),
 ];
-/// Compiled layer 1 right shifts minus one (−shift − 1).
-static C1_PRE_SHIFT: [u8; 4] = [
-    7, 7, 7, 7,
+/// Compiled softmax: the exponentials that can still move an output code (≥ 2^22, Q0.31).
+static C2_EXP: [i32; 28] = [
+    2147483647, 1714285527, 1368473467, 1092419958, 872052995, 696139265, 555711499, 443611336,
+    354124425, 282689133, 225664013, 180142297, 143803320, 114794785, 91637959, 73152414,
+    58395840, 46616017, 37212463, 29705827, 23713456, 18929896, 15111287, 12062982,
+    9629593, 7687076, 6136411, 4898552,
+];
+/// Compiled softmax: the rest's terms in the sum (`RoundingDivideByPOT(e, 12)`).
+static C2_EXP_SUM: [u16; 34] = [
+    955, 762, 608, 486, 388, 309, 247, 197, 157, 126, 100, 80, 64, 51, 41, 33,
+    26, 21, 17, 13, 11, 8, 7, 5, 4, 3, 3, 2, 2, 1, 1, 1,
+    1, 1,
 ];
 /// Activation buffer size of the compiled model, in quads (`Buffers<QUADS>`: 256 bytes).
 pub const QUADS: usize = 16;
@@ -408,9 +413,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 2
         64,
         32,
         &C0_STREAM,
-        &C0_MULTIPLIER,
-        &C0_PRE_SHIFT,
-        128,
+        &C0_SCALE,
         -128,
         -128,
         127,
@@ -419,9 +422,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 2
         32,
         10,
         &C1_STREAM,
-        &C1_MULTIPLIER,
-        &C1_PRE_SHIFT,
-        128,
+        &C1_SCALE,
         -2,
         -128,
         127,
@@ -433,6 +434,6 @@ pub static COMPILED: ::axon_core::int8::compiled::Model<'static, ::axon_core::in
         None,
         ::axon_core::quant::QuantParams::new(0.0627451_f32, -128),
         &COMPILED_LAYERS,
-        Some(&L2_EXP),
+        Some(::axon_core::int8::compiled::SoftmaxTable::new(&C2_EXP, &C2_EXP_SUM)),
         ::axon_core::quant::QuantParams::new(0.00390625_f32, -128),
     );

@@ -173,13 +173,9 @@ static C0_STREAM: [::axon_core::kernels::packed4::Block; 8] = [
     ::axon_core::kernels::packed4::Block::bias([1853, -2945, -3708, -2435]),
     ::axon_core::kernels::packed4::Block([-33, 0, 0, 0, 56, 0, 0, 0, -43, 0, 0, 0, 28, 0, 0, 0]),
 ];
-/// Compiled layer 0 multipliers (per channel, padded; or the one, four times).
-static C0_MULTIPLIER: [i32; 4] = [
-    1364976865, 1364976865, 1364976865, 1364976865,
-];
-/// Compiled layer 0 right shifts minus one (−shift − 1).
-static C0_PRE_SHIFT: [u8; 4] = [
-    4, 4, 4, 4,
+/// Compiled layer 0 multipliers and right shifts (per tensor).
+static C0_SCALE: [::axon_core::kernels::packed4::Scale; 1] = [
+    ::axon_core::kernels::packed4::Scale::tensor(1364976865, 5),
 ];
 /// Compiled layer 1: per group of 4 outputs, its 4 biases, then 4 blocks of 4 rows × 4 columns (20 blocks).
 static C1_STREAM: [::axon_core::kernels::packed4::Block; 20] = [
@@ -204,13 +200,9 @@ static C1_STREAM: [::axon_core::kernels::packed4::Block; 20] = [
     ::axon_core::kernels::packed4::Block([-46, 24, 69, 47, 68, 7, -43, -37, -6, 22, 22, 21, -21, -43, 12, 69]),
     ::axon_core::kernels::packed4::Block([38, 55, -67, 57, -11, -58, 94, -28, -35, 8, 33, -31, 47, 19, 33, 2]),
 ];
-/// Compiled layer 1 multipliers (per channel, padded; or the one, four times).
-static C1_MULTIPLIER: [i32; 4] = [
-    1148301244, 1148301244, 1148301244, 1148301244,
-];
-/// Compiled layer 1 right shifts minus one (−shift − 1).
-static C1_PRE_SHIFT: [u8; 4] = [
-    4, 4, 4, 4,
+/// Compiled layer 1 multipliers and right shifts (per tensor).
+static C1_SCALE: [::axon_core::kernels::packed4::Scale; 1] = [
+    ::axon_core::kernels::packed4::Scale::tensor(1148301244, 5),
 ];
 /// Compiled layer 2: per group of 4 outputs, its 4 biases, then 4 blocks of 4 rows × 4 columns (5 blocks).
 static C2_STREAM: [::axon_core::kernels::packed4::Block; 5] = [
@@ -220,13 +212,9 @@ static C2_STREAM: [::axon_core::kernels::packed4::Block; 5] = [
     ::axon_core::kernels::packed4::Block([-77, -33, -102, -127, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
     ::axon_core::kernels::packed4::Block([112, -73, 47, 126, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
 ];
-/// Compiled layer 2 multipliers (per channel, padded; or the one, four times).
-static C2_MULTIPLIER: [i32; 4] = [
-    1260468939, 1260468939, 1260468939, 1260468939,
-];
-/// Compiled layer 2 right shifts minus one (−shift − 1).
-static C2_PRE_SHIFT: [u8; 4] = [
-    6, 6, 6, 6,
+/// Compiled layer 2 multipliers and right shifts (per tensor).
+static C2_SCALE: [::axon_core::kernels::packed4::Scale; 1] = [
+    ::axon_core::kernels::packed4::Scale::tensor(1260468939, 7),
 ];
 /// Activation buffer size of the compiled model, in quads (`Buffers<QUADS>`: 64 bytes).
 pub const QUADS: usize = 4;
@@ -236,9 +224,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 3
         1,
         16,
         &C0_STREAM,
-        &C0_MULTIPLIER,
-        &C0_PRE_SHIFT,
-        0,
+        &C0_SCALE,
         -128,
         -128,
         127,
@@ -247,9 +233,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 3
         16,
         16,
         &C1_STREAM,
-        &C1_MULTIPLIER,
-        &C1_PRE_SHIFT,
-        128,
+        &C1_SCALE,
         -128,
         -128,
         127,
@@ -258,9 +242,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 3
         16,
         1,
         &C2_STREAM,
-        &C2_MULTIPLIER,
-        &C2_PRE_SHIFT,
-        128,
+        &C2_SCALE,
         0,
         -128,
         127,

@@ -241,6 +241,33 @@ pub fn parity() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The parity firmware built for the soft-float ABI (`thumbv7em-none-eabi`:
+/// DSP but no FPU registers in calls; the f32 kernels and the compiled
+/// engine's input staging take their plain-Rust paths), run on the
+/// Cortex-M4F and compared with `axon predict` like [`parity`].
+pub fn soft_float() -> anyhow::Result<()> {
+    models::check()?;
+    let target = "thumbv7em-none-eabi";
+    cargo_fw(
+        &[
+            "build",
+            "--quiet",
+            "--release",
+            "--bin",
+            "parity",
+            "--target",
+            target,
+        ],
+        "target",
+        &[],
+    )?;
+    let elf = fw_dir().join("target").join(target).join("release/parity");
+    let text = qemu(&elf, "mps2-an386")?;
+    let n = compare_all(&text)?;
+    println!("mps2-an386 (Cortex-M4F), soft-float build ({target}): parity binary matches `axon predict` on {n} samples");
+    Ok(())
+}
+
 /// Instructions per layer and per inference, DSP kernel and scalar.
 pub fn bench() -> anyhow::Result<()> {
     let elf = build("bench", "release", &[], "target", &[])?;

@@ -9,9 +9,10 @@
 //! cargo xtask bench               instructions per layer and per inference (QEMU -icount)
 //! cargo xtask footprint           flash and RAM of model + engine (with/without the model)
 //! cargo xtask m7                  the same firmware on the Cortex-M7 (mps2-an500)
+//! cargo xtask soft-float          the parity firmware built for thumbv7em-none-eabi (no FPU ABI)
 //! cargo xtask m0                  the core on a Cortex-M0 (thumbv6m, QEMU microbit), sine parity
 //! cargo xtask verify [--dir D]   an exported model (axon demo's by default) in QEMU == axon predict
-//! cargo xtask ci                  check-models, kernel-test, parity, m7, m0 (the README's test command)
+//! cargo xtask ci                  check-models, kernel-test, parity, m7, soft-float, m0 (the README's test command)
 //! ```
 
 mod firmware;
@@ -48,6 +49,8 @@ enum Command {
     Footprint,
     /// The same firmware on a Cortex-M7 (mps2-an500).
     M7,
+    /// The parity firmware built for the soft-float ABI (thumbv7em-none-eabi).
+    SoftFloat,
     /// The core's scalar path on a Cortex-M0 (thumbv6m).
     M0,
     /// An exported model (`model.json`, `model.int8.json`, `model.axon` in
@@ -63,7 +66,7 @@ enum Command {
         #[arg(long, default_value = "mps2-an386")]
         machine: String,
     },
-    /// What CI runs: check-models, kernel-test, parity, m7, m0.
+    /// What CI runs: check-models, kernel-test, parity, m7, soft-float, m0.
     Ci,
 }
 
@@ -81,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench => firmware::bench(),
         Command::Footprint => firmware::footprint(),
         Command::M7 => firmware::m7(),
+        Command::SoftFloat => firmware::soft_float(),
         Command::M0 => firmware::m0(),
         Command::Verify { dir, data, machine } => {
             verify::verify(&verify::Exported::in_dir(&dir), &data, &machine).map(|_| ())
@@ -90,6 +94,7 @@ fn main() -> anyhow::Result<()> {
             firmware::kernel_test()?;
             firmware::parity()?;
             firmware::m7()?;
+            firmware::soft_float()?;
             firmware::m0()
         }
     }

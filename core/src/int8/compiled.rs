@@ -8,9 +8,10 @@
 //!
 //! * **Layout.** Weights in the blocks of [`crate::kernels::packed4`]
 //!   (four rows × four columns, zero-padded), activations between layers
-//!   kept as i16 `code + next layer's input offset` in the staged order that
-//!   kernel reads, so a layer's output *is* the next layer's staged input:
-//!   no widening pass, no per-layer set-up.
+//!   kept as i16 `2·(code − zero point)` in the staged order that kernel
+//!   reads, so a layer's output *is* the next layer's staged input: no
+//!   widening pass, no per-layer set-up. The final softmax keeps only the
+//!   exponentials that can move an output ([`SoftmaxTable`]).
 //! * **Checks.** [`DenseLayer::new`] and [`Model::new`] are `const fn`s that
 //!   check every length and range when the `static` items are compiled (a
 //!   bad model is a compile error, not a run-time one); [`Model::run`] only
@@ -18,7 +19,9 @@
 //! * **Rounding.** The requantization mode is a type ([`DoubleRounding`] or
 //!   [`SingleRounding`]), so only one is linked, and its shifts are
 //!   checked to be right shifts in the range where the straight-line form
-//!   below is exact. The generic model takes every model TFLite can
+//!   below is exact. The accumulators are checked to stay below 2^30 for
+//!   every input (any trained layer's do), which is what lets the kernel
+//!   work on doubled ones. The generic model takes every model TFLite can
 //!   express; the export falls back to it (and says so) when a model does
 //!   not fit these limits.
 //!
@@ -29,7 +32,7 @@
 use core::marker::PhantomData;
 
 use super::Standardize;
-use crate::kernels::packed4::{self, requant_double, staged_index, Block, Quad};
+use crate::kernels::packed4::{self, requant_double, staged_index, Block, Quad, Scale};
 use crate::quant::softmax::{get_reciprocal, saturating_shl};
 use crate::quant::{QuantParams, Rounding};
 use crate::Error;
@@ -48,7 +51,7 @@ pub trait Requant: sealed::Sealed {
     /// (before the output offset and clamp).
     fn apply(acc: i32, m: i32, pre: u32) -> i32;
     /// A whole layer in this mode (see [`packed4::PackedDense::run_double`]).
-    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad], next_offset: i32);
+    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad]);
 }
 
 /// gemmlowp's double rounding (TFLite Micro, CMSIS-NN).
@@ -73,8 +76,8 @@ impl Requant for DoubleRounding {
     /// [`packed4::PackedDense::run_double`]: the Cortex-M DSP assembly routine
     /// where there is one.
     #[inline(always)]
-    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad], next_offset: i32) {
-        l.run_double(x, out, next_offset);
+    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad]) {
+        l.run_double(x, out);
     }
 }
 
@@ -90,86 +93,172 @@ impl Requant for SingleRounding {
     }
 
     #[inline(always)]
-    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad], next_offset: i32) {
-        l.run_with(x, out, next_offset, Self::apply);
+    fn dense(l: &packed4::PackedDense<'_>, x: &[Quad], out: &mut [Quad]) {
+        l.run_with(x, out, Self::apply);
     }
 }
 
-/// A fully connected layer in the compiled layout.
+/// A fully connected layer in the compiled layout (the kernel's
+/// [`packed4::PackedDense`]). Its input zero point is the previous
+/// layer's output zero point (the model input's for the first layer):
+/// activations are staged between layers with it.
 #[derive(Debug, Clone, Copy)]
+#[repr(transparent)]
 pub struct DenseLayer<'a> {
-    inputs: usize,
-    outputs: usize,
-    input_offset: i32,
     kernel: packed4::PackedDense<'a>,
 }
 
 impl<'a> DenseLayer<'a> {
     /// A layer from its constants: `stream` from [`packed4::pack_layer`]
-    /// (per row group: four biases, then the weight blocks); `multiplier`
-    /// and `pre_shift` four equal entries (per tensor) or one per output
-    /// padded to a multiple of four (per channel), each right shift `e` (TFLite's shift negated) in `1..=31`
-    /// stored as `e − 1` in `pre_shift`; the input offset (`−input zero
-    /// point`), the output zero point and the clamp.
+    /// (per row group: four biases, then the weight blocks); `scale` one
+    /// [`Scale`] (per tensor) or one per row group (per channel); the
+    /// output zero point and the clamp.
     ///
     /// # Panics
-    /// On inconsistent lengths or ranges. In a `static` initializer (as the
-    /// export writes it) that is a compile error.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`try_new`](Self::try_new)'s errors. In a `static` initializer
+    /// (as the export writes it) that is a compile error.
     pub const fn new(
         inputs: usize,
         outputs: usize,
         stream: &'a [Block],
-        multiplier: &'a [i32],
-        pre_shift: &'a [u8],
-        input_offset: i32,
+        scale: &'a [Scale],
         output_offset: i32,
         act_min: i8,
         act_max: i8,
     ) -> Self {
-        assert!(
-            input_offset >= -128 && input_offset <= 128,
-            "input offset out of range"
-        );
-        assert!(
-            output_offset >= -128 && output_offset <= 127,
-            "output zero point out of range"
-        );
-        DenseLayer {
+        match Self::try_new(
             inputs,
             outputs,
-            input_offset,
-            kernel: packed4::PackedDense::new(
-                inputs,
-                outputs,
-                stream,
-                multiplier,
-                pre_shift,
-                output_offset as i8,
-                act_min,
-                act_max,
-            ),
+            stream,
+            scale,
+            output_offset,
+            act_min,
+            act_max,
+        ) {
+            Ok(l) => l,
+            Err(why) => panic!("{}", why),
+        }
+    }
+
+    /// [`new`](Self::new), or why the constants do not make a layer (the
+    /// zero point's range and [`packed4::PackedDense::try_new`]'s checks).
+    pub const fn try_new(
+        inputs: usize,
+        outputs: usize,
+        stream: &'a [Block],
+        scale: &'a [Scale],
+        output_offset: i32,
+        act_min: i8,
+        act_max: i8,
+    ) -> Result<Self, &'static str> {
+        if output_offset < -128 || output_offset > 127 {
+            return Err("output zero point out of range");
+        }
+        match packed4::PackedDense::try_new(
+            inputs,
+            outputs,
+            stream,
+            scale,
+            output_offset as i8,
+            act_min,
+            act_max,
+        ) {
+            Ok(kernel) => Ok(DenseLayer { kernel }),
+            Err(why) => Err(why),
         }
     }
 
     /// Input width.
     pub const fn inputs(&self) -> usize {
-        self.inputs
+        self.kernel.inputs()
     }
 
     /// Output width.
     pub const fn outputs(&self) -> usize {
-        self.outputs
+        self.kernel.outputs()
     }
 
-    /// The input offset (`−input zero point`).
-    pub const fn input_offset(&self) -> i32 {
-        self.input_offset
+    /// The output zero point (the next layer's input zero point).
+    pub const fn output_offset(&self) -> i32 {
+        self.kernel.output_offset()
     }
 
     /// The layer in the kernel's terms (to run or measure it alone).
     pub const fn kernel(&self) -> &packed4::PackedDense<'a> {
         &self.kernel
+    }
+}
+
+/// The final softmax's exponentials as the compiled engine keeps them:
+/// the table `quant::softmax_exp_table` makes, cut where its entries
+/// stop mattering to the outputs.
+///
+/// An exponential `e < 2^22` (Q0.31) gives output code −128 whatever the
+/// sum: the output is `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul
+/// (s, e), k)` with `s ≤ 2^31 − 1` and `k ≥ 23` (the sum is at least 1.0,
+/// the row maximum's own exponential), so below `2^22` it rounds to 0. For
+/// those entries only the sum's term `RoundingDivideByPOT(e, 12)` matters,
+/// which is at most 1,024. So the table is the entries up to the last one
+/// `≥ 2^22` (`head`, Q0.31), then the sum terms of the rest (`tail`, u16,
+/// trailing zeros dropped): for the digits model 112 + 68 bytes instead of
+/// 396.
+#[derive(Debug, Clone, Copy)]
+pub struct SoftmaxTable<'a> {
+    head: &'a [i32],
+    tail: &'a [u16],
+}
+
+impl<'a> SoftmaxTable<'a> {
+    /// The smallest exponential that can give an output code above −128.
+    pub const OUTPUT_MIN: i32 = 1 << 22;
+
+    /// From the two parts ([`head_len`](Self::head_len),
+    /// [`sum_term`](Self::sum_term)).
+    ///
+    /// # Panics
+    /// When `head` is empty or does not start at `exp(0) = i32::MAX`, an
+    /// entry is negative, a tail term is above 1,024 or there are more
+    /// than 256 entries (a compile error in a `static`).
+    pub const fn new(head: &'a [i32], tail: &'a [u16]) -> Self {
+        assert!(
+            !head.is_empty() && head[0] == i32::MAX,
+            "softmax table: the first exponential is exp(0) = 1 (i32::MAX)"
+        );
+        assert!(
+            head.len() + tail.len() <= 256,
+            "softmax table: at most 256 entries"
+        );
+        let mut i = 0;
+        while i < head.len() {
+            assert!(head[i] >= 0, "softmax table: exponentials are non-negative");
+            i += 1;
+        }
+        let mut i = 0;
+        while i < tail.len() {
+            assert!(
+                tail[i] <= 1024,
+                "softmax table: tail terms are at most 1,024"
+            );
+            i += 1;
+        }
+        SoftmaxTable { head, tail }
+    }
+
+    /// How many leading entries of a full table (non-increasing, as
+    /// `softmax_exp_table` makes them) to keep whole: up to the last that
+    /// is at least [`OUTPUT_MIN`](Self::OUTPUT_MIN), and at least one.
+    pub fn head_len(table: &[i32]) -> usize {
+        table
+            .iter()
+            .rposition(|&e| e >= Self::OUTPUT_MIN)
+            .map_or(1, |i| i + 1)
+            .min(table.len())
+    }
+
+    /// An entry's term in the sum of exponentials (Q12.19):
+    /// `RoundingDivideByPOT(e, 12)` for `0 ≤ e`.
+    pub fn sum_term(e: i32) -> u32 {
+        (e.max(0) as u32 + (1 << 11)) >> 12
     }
 }
 
@@ -206,7 +295,7 @@ pub struct Model<'a, R: Requant> {
     standardize: Option<Standardize<'a>>,
     input: QuantParams,
     layers: &'a [DenseLayer<'a>],
-    softmax: Option<&'a [i32]>,
+    softmax: Option<SoftmaxTable<'a>>,
     output: QuantParams,
     quads: usize,
     rounding: PhantomData<fn() -> R>,
@@ -215,8 +304,7 @@ pub struct Model<'a, R: Requant> {
 impl<'a, R: Requant> Model<'a, R> {
     /// A model from its parts: the input's standardisation (`None` for an
     /// identity one) and quantization, the layers in order, the final
-    /// softmax's exponential table (`quant::softmax_exp_table` of its
-    /// parameters, trailing zeros dropped), the output parameters.
+    /// softmax's exponentials ([`SoftmaxTable`]), the output parameters.
     ///
     /// # Panics
     /// When the layers do not chain or a length does not match. In a `static` initializer (as the export
@@ -225,22 +313,22 @@ impl<'a, R: Requant> Model<'a, R> {
         standardize: Option<Standardize<'a>>,
         input: QuantParams,
         layers: &'a [DenseLayer<'a>],
-        softmax: Option<&'a [i32]>,
+        softmax: Option<SoftmaxTable<'a>>,
         output: QuantParams,
     ) -> Self {
         assert!(!layers.is_empty(), "a model needs a layer");
-        let input_len = layers[0].inputs;
-        let output_len = layers[layers.len() - 1].outputs;
+        let input_len = layers[0].inputs();
+        let output_len = layers[layers.len() - 1].outputs();
         let mut quads = input_len.div_ceil(4);
         let mut k = 0;
         while k < layers.len() {
             let l = &layers[k];
             assert!(
-                k == 0 || layers[k - 1].outputs == l.inputs,
+                k == 0 || layers[k - 1].outputs() == l.inputs(),
                 "layer widths do not chain"
             );
-            if l.outputs.div_ceil(4) > quads {
-                quads = l.outputs.div_ceil(4);
+            if l.outputs().div_ceil(4) > quads {
+                quads = l.outputs().div_ceil(4);
             }
             k += 1;
         }
@@ -250,16 +338,7 @@ impl<'a, R: Requant> Model<'a, R> {
                 "standardisation: one mean and one std per input"
             );
         }
-        if let Some(t) = softmax {
-            assert!(
-                !t.is_empty() && t.len() <= 256 && t[0] == i32::MAX,
-                "softmax table: 1 to 256 entries, the first exp(0) = 1 (i32::MAX)"
-            );
-            let mut i = 0;
-            while i < t.len() {
-                assert!(t[i] >= 0, "softmax table: exponentials are non-negative");
-                i += 1;
-            }
+        if softmax.is_some() {
             assert!(output_len <= 256, "softmax over at most 256 outputs");
         }
         assert!(
@@ -350,32 +429,32 @@ impl<'a, R: Requant> Model<'a, R> {
                 found: 2 * N * quad,
             });
         }
-        let Some(first) = self.layers.first() else {
+        let Some(last) = self.layers.last() else {
             return Ok(());
         };
         let (mut src, mut dst): (&mut [Quad], &mut [Quad]) = (&mut buf.a, &mut buf.b);
-        self.stage_input(x, src, first.input_offset);
-        for (k, l) in self.layers.iter().enumerate() {
-            // The last layer stages its codes as they are (offset 0).
-            let next = self.layers.get(k + 1).map_or(0, |n| n.input_offset);
-            R::dense(&l.kernel, src, dst, next);
+        self.stage_input(x, src, -self.input.zero_point);
+        for l in self.layers {
+            R::dense(&l.kernel, src, dst);
             (src, dst) = (dst, src);
         }
+        let zp = last.output_offset();
         for (i, c) in codes.iter_mut().enumerate() {
-            // Staged order [y0, y2, y1, y3] back to natural order.
+            // Staged order [y0, y2, y1, y3] back to natural order; staged
+            // as 2·(code − zero point).
             let j = staged_index(i);
             if let Some(&v) = src.get(j / 4).and_then(|q| q.0.get(j % 4)) {
-                *c = v as i8;
+                *c = ((v >> 1) as i32 + zp) as i8;
             }
         }
-        if let Some(t) = self.softmax {
+        if let Some(t) = &self.softmax {
             softmax(t, codes);
         }
         Ok(())
     }
 
     /// Standardises and quantizes `x` into `dst` as staged inputs:
-    /// `quantize(standardise(x[i])) + off` at [`staged_index`]`(i)`.
+    /// `2·(quantize(standardise(x[i])) + off)` at [`staged_index`]`(i)`.
     #[inline(always)]
     fn stage_input(&self, x: &[f32], dst: &mut [Quad], off: i32) {
         let input = self.input;
@@ -390,41 +469,48 @@ impl<'a, R: Requant> Model<'a, R> {
             };
             let j = staged_index(i);
             if let Some(d) = dst.get_mut(j / 4).and_then(|d| d.0.get_mut(j % 4)) {
-                *d = (input.quantize(v) as i32 + off) as i16;
+                *d = (2 * (input.quantize(v) as i32 + off)) as i16;
             }
         }
     }
 }
 
 /// TFLite's int8 softmax ([`crate::quant::softmax_i8_with_table`]) in place,
-/// for the tables [`Model::new`] accepts: every exponential `e` is
-/// non-negative and the row maximum's is exactly 1 (`i32::MAX`), and there
-/// are at most 256 elements. Then the sum of exponentials in Q12.19 lies in
+/// from a [`SoftmaxTable`]: every exponential `e` is non-negative and the
+/// row maximum's is exactly 1 (`i32::MAX`), and there are at most 256
+/// elements. Then the sum of exponentials in Q12.19 lies in
 /// `[2^19, 2^27]`, the final exponent in `23..=31`, and gemmlowp's
 /// rounding helpers reduce to unsigned adds and shifts with the same bits:
 /// `RoundingDivideByPOT(e, 12)` is `(e + 2^11) >> 12` for `e ≥ 0`, and the
 /// output's `RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(s, e),
-/// k)` is `(⌊(s·e + 2^30) / 2^31⌋ + 2^(k−1)) >> k` for `s, e ≥ 0`.
-fn softmax(table: &[i32], codes: &mut [i8]) {
+/// k)` is `(⌊(s·e + 2^30) / 2^31⌋ + 2^(k−1)) >> k` for `s, e ≥ 0`; past
+/// the table's head it is 0 (see [`SoftmaxTable`]).
+fn softmax(t: &SoftmaxTable<'_>, codes: &mut [i8]) {
     let Some(max) = codes.iter().copied().max() else {
         return;
     };
-    let exp = |c: i8| {
-        // max ≥ c: the difference is in 0..=255.
-        let below = (max as i32 - c as i32) as usize;
-        table.get(below).copied().unwrap_or(0) as u32
-    };
+    // max ≥ c: the difference is in 0..=255.
+    let below = |c: i8| (max as i32 - c as i32) as usize;
     let mut sum: u32 = 0; // Q12.19
     for &c in codes.iter() {
-        sum = sum.wrapping_add((exp(c) + (1 << 11)) >> 12);
+        let d = below(c);
+        sum = sum.wrapping_add(match t.head.get(d) {
+            Some(&e) => (e as u32 + (1 << 11)) >> 12,
+            None => t.tail.get(d - t.head.len()).copied().unwrap_or(0) as u32,
+        });
     }
     let (scale, bits_over_unit) = reciprocal(sum);
     let k = (bits_over_unit + 31 - 8).clamp(1, 31) as u32;
     let half = 1u32 << (k - 1);
     let scale = scale.max(0) as u64;
     for c in codes.iter_mut() {
-        let h = ((scale * exp(*c) as u64 + (1 << 30)) >> 31) as u32;
-        let v = h.wrapping_add(half) >> k;
+        let v = match t.head.get(below(*c)) {
+            Some(&e) => {
+                let h = ((scale * e as u64 + (1 << 30)) >> 31) as u32;
+                h.wrapping_add(half) >> k
+            }
+            None => 0,
+        };
         *c = (v as i32 - 128).clamp(-128, 127) as i8;
     }
 }
@@ -478,6 +564,19 @@ mod tests {
         }
     }
 
+    /// A full exponential table in the compiled form.
+    fn split_table(table: &[i32]) -> (Vec<i32>, Vec<u16>) {
+        let h = SoftmaxTable::head_len(table);
+        let mut tail: Vec<u16> = table[h..]
+            .iter()
+            .map(|&e| SoftmaxTable::sum_term(e) as u16)
+            .collect();
+        while tail.last() == Some(&0) {
+            tail.pop();
+        }
+        (table[..h].to_vec(), tail)
+    }
+
     /// One random dense layer in both forms' constants.
     struct Layer8 {
         inputs: usize,
@@ -517,7 +616,8 @@ mod tests {
             bias: (0..outputs)
                 .map(|_| {
                     if rng.next().is_multiple_of(20) {
-                        rng.next() as i32
+                        // Large, within what a compiled layer takes.
+                        (rng.next() as i32) >> 3
                     } else {
                         rng.range(-40_000, 40_000) as i32
                     }
@@ -601,41 +701,42 @@ mod tests {
                 b
             })
             .collect();
-        let pad = |v: &[i32], n: usize| {
-            let mut v = v.to_vec();
-            v.resize(n.div_ceil(4) * 4, v[0]);
-            v
-        };
-        let consts: Vec<(Vec<i32>, Vec<u8>)> = ls
+        let scales: Vec<Vec<Scale>> = ls
             .iter()
             .map(|l| {
-                let e: Vec<i32> = l.s.iter().map(|s| -s).collect();
-                let (m, e) = if l.m.len() == 1 {
-                    (vec![l.m[0]; 4], vec![e[0]; 4])
+                let e: Vec<u8> = l.s.iter().map(|s| -s as u8).collect();
+                if l.m.len() == 1 {
+                    vec![Scale::tensor(l.m[0], e[0])]
                 } else {
-                    (pad(&l.m, l.outputs), pad(&e, l.outputs))
-                };
-                (m, e.iter().map(|&e| (e - 1) as u8).collect())
+                    (0..l.outputs.div_ceil(4))
+                        .map(|r| {
+                            let at = |k: usize| (4 * r + k).min(l.outputs - 1);
+                            Scale::new(
+                                core::array::from_fn(|k| l.m[at(k)]),
+                                core::array::from_fn(|k| e[at(k)]),
+                            )
+                        })
+                        .collect()
+                }
             })
             .collect();
         let dense: Vec<DenseLayer<'_>> = ls
             .iter()
             .zip(&packed)
-            .zip(&consts)
-            .map(|((l, w), (m, e))| {
+            .zip(&scales)
+            .map(|((l, w), sc)| {
                 DenseLayer::new(
                     l.inputs,
                     l.outputs,
                     w,
-                    m,
-                    e,
-                    l.in_off,
+                    sc,
                     l.out.zero_point,
                     l.act.0,
                     l.act.1,
                 )
             })
             .collect();
+        let (head, tail) = split_table(&table);
         let c = Model::<R>::new(
             Some(Standardize {
                 mean: &mean,
@@ -643,7 +744,7 @@ mod tests {
             }),
             input,
             &dense,
-            softmax.then_some(&table[..]),
+            softmax.then_some(SoftmaxTable::new(&head, &tail)),
             output,
         );
         let n_out = *widths.last().unwrap();
@@ -797,7 +898,8 @@ mod tests {
                 let mut want = vec![0i8; n];
                 crate::quant::softmax_i8_with_table(table, &x, &mut want);
                 let mut got = x.clone();
-                softmax(table, &mut got);
+                let (head, tail) = split_table(table);
+                softmax(&SoftmaxTable::new(&head, &tail), &mut got);
                 assert_eq!(got, want, "scale {scale} row {x:?}");
                 distinct.extend(got);
             }
@@ -810,9 +912,8 @@ mod tests {
     #[test]
     fn wrong_lengths_are_errors_not_panics() {
         static W: [Block; 2] = [Block::bias([0; 4]), Block([1; 16])];
-        static M: [i32; 4] = [1 << 30; 4];
-        static E: [u8; 4] = [2; 4];
-        static L: [DenseLayer<'static>; 1] = [DenseLayer::new(3, 2, &W, &M, &E, 0, 0, -128, 127)];
+        static S: [Scale; 1] = [Scale::tensor(1 << 30, 3)];
+        static L: [DenseLayer<'static>; 1] = [DenseLayer::new(3, 2, &W, &S, 0, -128, 127)];
         static MODEL: Model<'static, DoubleRounding> = Model::new(
             None,
             QuantParams::new(0.1, 0),

@@ -8,35 +8,40 @@
 //!   columns in groups of four; one block holds rows `4r..4r+4` × columns
 //!   `4g..4g+4`, row after row (`[r0 c0..c3][r1 c0..c3][r2 …][r3 …]`), and
 //!   a row group's blocks follow one another (`g = 0, 1, …`). Missing rows
-//!   and columns are zero. 16 bytes, 4-byte aligned (for `LDRD`).
-//! * **Inputs** ([`Quad`]): `x + input_offset` as i16, each group of four in
-//!   `[x0, x2, x1, x3]` order — the halfword order `SXTB16` gives four
-//!   packed weights (`SXTB16 w` → `[w0, w2]`, `SXTB16 w, ROR #8` →
-//!   `[w1, w3]`). 8 bytes, 8-byte aligned.
-//!
+//!   and columns are zero. 16 bytes, 4-byte aligned (for `LDM`).
+//! * **Inputs** ([`Quad`]): `2·(x + input_offset)` as i16, each group of
+//!   four in `[x0, x2, x1, x3]` order — the halfword order `SXTB16` gives
+//!   four packed weights (`SXTB16 w` → `[w0, w2]`, `SXTB16 w, ROR #8` →
+//!   `[w1, w3]`). 8 bytes, 8-byte aligned. Doubled, so that the
+//!   accumulator is twice the reference's and one `SMMULR` is the
+//!   requantization's rounding multiply ([`requant_doubled`]).
 //! * **A layer** ([`PackedDense`]): per row group, one [`Block::bias`] block
-//!   with its four biases, then its weight blocks ([`pack_layer`]);
-//!   multipliers and right shifts (stored minus one) four per row group, or
-//!   four equal ones per tensor.
+//!   with its four biases (doubled, like the accumulator), then its weight
+//!   blocks ([`pack_layer`]); the requantization constants as [`Scale`]s,
+//!   one per layer (per tensor) or one per row group (per channel).
 //!
 //! # Cost
 //!
-//! [`dot4`] per block, on a core with the DSP extension (Cortex-M4/M7,
-//! `asm!`): three `LDRD` (four inputs, two rows of weights, two more rows),
-//! eight `SXTB16`, eight `SMLAD` and the loop's `SUBS`/`BNE`: 21
-//! instructions for 16 multiply-accumulates, 1.31 per MAC. The whole-layer
-//! routine ([`PackedDense::run_double`], a naked assembly function with all
-//! fourteen registers) loads four rows' weights with one `LDM` and runs two
-//! column groups per pass: 38 instructions for 32 MACs, 1.18 per MAC
-//! (`cargo xtask bench`), plus ≈ 19 per output row for the requantization,
-//! clamp and staging. Everywhere else plain loops with the same arithmetic.
+//! The whole-layer routine ([`PackedDense::run_double`], a naked assembly
+//! function with all fourteen registers) loads four rows × four weights
+//! with one `LDM` and four staged inputs with one `LDRD`, then eight
+//! `SXTB16` and eight `SMLAD`: 20 instructions for 16 MACs with the loop's
+//! `SUBS`/`BNE` (`cargo xtask bench` measures it), plus per row group one
+//! `LDM` of its biases, one of its [`Scale`], five instructions per row
+//! to requantize (`SMMULR`, the rounding shift, the zero point, `SSAT`),
+//! the clamp (`SSUB8`/`SEL`) and the staging of the next layer's input
+//! (`SXTAB16`, `SADD16`, `STRD`). [`dot4`] is the same loop over one row
+//! group (the single-rounding mode's kernel). Everywhere else plain loops
+//! with the same arithmetic.
 //!
 //! # Why the bits agree
 //!
 //! `SMLAD` adds two exact 16×16-bit products to a 32-bit accumulator
-//! modulo 2^32, and every product `w · (x + offset)` is exact in 32 bits;
-//! the sum is the reference's wrapping sum in another order, and wrapping
-//! addition is associative and commutative.
+//! modulo 2^32, and every product `w · 2(x + offset)` is exact in 32 bits;
+//! the sum is twice the reference's sum in another order. [`PackedDense::new`]
+//! checks that no input can take that doubled sum out of the i32 range, so
+//! it is exactly `2·acc`, and [`requant_doubled`] of it is TFLite's
+//! requantization of `acc`.
 
 use core::marker::PhantomData;
 
@@ -45,32 +50,115 @@ use core::marker::PhantomData;
 #[repr(C, align(4))]
 pub struct Block(pub [i8; 16]);
 
+/// The largest bias magnitude a [`Block::bias`] takes: doubled, it still
+/// fits an i32.
+pub const MAX_BIAS: i32 = (1 << 30) - 1;
+
 impl Block {
-    /// A row group's four biases as a block (little-endian words), the
-    /// first block of each row group in a layer's stream ([`pack_layer`]).
+    /// A row group's four biases as a block, each stored doubled
+    /// (little-endian words; the accumulator starts from them, see the
+    /// module documentation): the first block of each row group in a
+    /// layer's stream ([`pack_layer`]).
+    ///
+    /// # Panics
+    /// When a bias is outside `±`[`MAX_BIAS`] (a compile error in a
+    /// `static`).
     pub const fn bias(b: [i32; 4]) -> Block {
         let mut out = [0i8; 16];
         let mut k = 0;
         while k < 16 {
-            out[k] = b[k / 4].to_le_bytes()[k % 4] as i8;
+            let v = b[k / 4];
+            assert!(v >= -MAX_BIAS && v <= MAX_BIAS, "bias out of range");
+            out[k] = (2 * v).to_le_bytes()[k % 4] as i8;
             k += 1;
         }
         Block(out)
     }
 
-    /// The four biases of a bias block.
-    pub fn biases(&self) -> [i32; 4] {
+    /// The four words of a bias block as stored: twice the biases.
+    pub fn bias_words(&self) -> [i32; 4] {
         core::array::from_fn(|i| {
             let b = &self.0[4 * i..4 * i + 4];
             i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
         })
     }
+
+    /// The four biases of a bias block (as passed to [`Block::bias`]).
+    pub fn biases(&self) -> [i32; 4] {
+        self.bias_words().map(|v| v >> 1)
+    }
+
+    /// `Σ |w|` of each of the four rows of a weight block.
+    const fn row_magnitudes(&self) -> [i64; 4] {
+        let mut s = [0i64; 4];
+        let mut k = 0;
+        while k < 16 {
+            s[k / 4] += (self.0[k] as i64).abs();
+            k += 1;
+        }
+        s
+    }
 }
 
-/// Four staged inputs, `[x0, x2, x1, x3]` (see the module documentation).
+/// Four staged inputs, `2·(x + offset)` in `[x0, x2, x1, x3]` order (see
+/// the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[repr(C, align(8))]
 pub struct Quad(pub [i16; 4]);
+
+/// One row group's requantization constants (per tensor: the layer's,
+/// four times): the four right shifts minus one, then the four
+/// multipliers — the order one `LDM` loads them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(4))]
+pub struct Scale {
+    pre: [u8; 4],
+    m: [i32; 4],
+}
+
+impl Scale {
+    /// Four rows' multipliers (`≥ 0`) and right shifts (TFLite's shift
+    /// negated, `1..=31`).
+    ///
+    /// # Panics
+    /// When a multiplier is negative or a shift out of range (a compile
+    /// error in a `static`).
+    pub const fn new(multiplier: [i32; 4], right_shift: [u8; 4]) -> Scale {
+        let mut pre = [0u8; 4];
+        let mut k = 0;
+        while k < 4 {
+            assert!(multiplier[k] >= 0, "multipliers are non-negative");
+            assert!(
+                right_shift[k] >= 1 && right_shift[k] <= 31,
+                "right shifts are 1..=31"
+            );
+            pre[k] = right_shift[k] - 1;
+            k += 1;
+        }
+        Scale { pre, m: multiplier }
+    }
+
+    /// One multiplier and right shift for all four rows (per tensor).
+    pub const fn tensor(multiplier: i32, right_shift: u8) -> Scale {
+        Scale::new([multiplier; 4], [right_shift; 4])
+    }
+
+    /// Row `k`'s multiplier and right shift minus one.
+    pub fn row(&self, k: usize) -> (i32, u32) {
+        let k = k & 3;
+        (self.m[k], self.pre[k] as u32)
+    }
+
+    /// The four multipliers.
+    pub fn multipliers(&self) -> [i32; 4] {
+        self.m
+    }
+
+    /// The four right shifts (`1..=31`).
+    pub fn right_shifts(&self) -> [u8; 4] {
+        self.pre.map(|p| p + 1)
+    }
+}
 
 /// Where input `i` sits in a staged buffer of [`Quad`]s, counted in i16:
 /// groups of four in `[x0, x2, x1, x3]` order (bits 0 and 1 swapped).
@@ -90,49 +178,58 @@ pub fn dot4(w: &[Block], x: &[Quad], acc: [i32; 4]) -> [i32; 4] {
 /// The four rows' loop in Thumb-2 DSP assembly.
 #[cfg(axon_arm_dsp)]
 mod imp {
-    use super::{Block, PackedDense, Quad};
+    use super::{Block, PackedDense, Quad, Scale};
     use core::arch::asm;
+    use core::mem::{offset_of, size_of};
+
+    // The offsets the layer routine reads.
+    const _: () = {
+        assert!(offset_of!(PackedDense<'_>, stream) == 0);
+        assert!(offset_of!(PackedDense<'_>, scale) == 4);
+        assert!(offset_of!(PackedDense<'_>, groups) == 8);
+        assert!(offset_of!(PackedDense<'_>, rows) == 10);
+        assert!(offset_of!(PackedDense<'_>, scale_stride) == 12);
+        assert!(offset_of!(PackedDense<'_>, output_offset) == 13);
+        assert!(offset_of!(PackedDense<'_>, act_min) == 14);
+        assert!(offset_of!(PackedDense<'_>, act_max) == 15);
+        assert!(size_of::<PackedDense<'_>>() == 20);
+        assert!(offset_of!(Scale, m) == 4 && size_of::<Scale>() == 20);
+    };
 
     #[inline(always)]
-    pub(super) fn dense_double(
-        l: &PackedDense<'_>,
-        x: &[Quad],
-        out: &mut [Quad],
-        next_offset: i32,
-    ) {
+    pub(super) fn dense_double(l: &PackedDense<'_>, x: &[Quad], out: &mut [Quad]) {
         // SAFETY: `PackedDense::new` checked that the stream holds
-        // `rows · (groups + 1)` blocks, and the multipliers and shifts four
-        // entries (per tensor: re-read for every row group) or four per row
-        // group; `groups` and `rows` are ≥ 1; the caller checked
-        // `x.len() ≥ groups` and `out.len() ≥ rows`. So every load and
-        // store of the routine is inside those slices. `Block` is 4-byte and
-        // `Quad` 8-byte aligned, as `LDM`/`LDRD`/`STRD` require. The routine
-        // follows the AAPCS (saves r4–r11 and lr, touches no memory but
-        // these and its own stack) and the DSP instructions exist on this
-        // target.
-        unsafe { dense_rows(l, x.as_ptr(), out.as_mut_ptr(), next_offset) }
+        // `rows · (groups + 1)` blocks and the scales one (stride 0) or
+        // `rows` (stride 20) entries; `groups` and `rows` are ≥ 1; the
+        // caller checked `x.len() ≥ groups` and `out.len() ≥ rows`. So
+        // every load and store of the routine is inside those slices.
+        // `Block` and `Scale` are 4-byte and `Quad` 8-byte aligned, as
+        // `LDM`/`LDRD`/`STRD` require. The routine follows the AAPCS (saves
+        // r4–r11 and lr, touches no memory but these and its own stack) and
+        // the DSP instructions exist on this target.
+        unsafe { dense_rows(l, x.as_ptr(), out.as_mut_ptr()) }
     }
 
-    /// The input routine's arguments (offsets fixed in it).
+    /// The input routines' arguments (offsets fixed in them).
     #[cfg(target_abi = "eabihf")]
     #[repr(C)]
     struct Stage {
         /// 0: inputs.
         x: *const f32,
-        /// 4: means, or null for no standardisation.
-        mean: *const f32,
-        /// 8: standard deviations.
-        std: *const f32,
-        /// 12: output quads.
+        /// 4: output quads.
         out: *mut Quad,
-        /// 16: groups of four (≥ 1).
+        /// 8: groups of four (≥ 1).
         groups: usize,
-        /// 20: `2·zero point + 1`.
+        /// 12: `2·zero point + 1`.
         c: i32,
-        /// 24: the offset in both halfwords.
+        /// 16: the offset in both halfwords.
         off2: u32,
-        /// 28: the input scale.
+        /// 20: the input scale.
         scale: f32,
+        /// 24: means (read only by `stage_rows_std`).
+        mean: *const f32,
+        /// 28: standard deviations (likewise).
+        std: *const f32,
     }
 
     /// Without an FPU (soft-float ABI) the caller's loop stages them all.
@@ -167,29 +264,83 @@ mod imp {
         };
         let a = Stage {
             x: x.as_ptr(),
-            mean,
-            std,
             out: out.as_mut_ptr(),
             groups,
             c: zero_point.wrapping_mul(2).wrapping_add(1),
             off2: (offset as u32 & 0xffff) | ((offset as u32) << 16),
             scale,
+            mean,
+            std,
         };
         // SAFETY: the caller (`super::stage_groups`) bounded `groups ≥ 1` by
         // `x.len() / 4`, `out.len()` and, with a standardisation, both of
         // its slices' lengths / 4, so every load and store is inside them;
         // `Quad` is 8-byte aligned for `STRD`, and `VLDM` of f32 needs 4.
-        // The routine follows the AAPCS (saves r4–r8 and s16, which it uses) and the FPv4 and DSP instructions exist on this target.
-        unsafe { stage_rows(&a) };
+        // The routines follow the AAPCS (save r4–r8 and s16, which they
+        // use) and the FPv4 and DSP instructions exist on this target. Only
+        // the one a model uses is linked.
+        unsafe {
+            if standardize.is_some() {
+                stage_rows_std(&a)
+            } else {
+                stage_rows(&a)
+            }
+        };
         4 * groups
     }
 
+    /// The four values in s0–s3, divided by the scale (s16), rounded,
+    /// offset by the zero point and saturated, packed and staged: per
+    /// value `(k − [k < 0] + 2·zp + 1) >> 1` with `k = trunc(2v)` from
+    /// `VCVT.S32.F32 #1` (two saturating adds, `SSAT` with the shift), the
+    /// four bytes widened into staged halfword order with the offset added
+    /// (`SXTAB16`), doubled (`SADD16`), one `STRD` to r4; the group
+    /// counter r12 counted down.
+    #[cfg(target_abi = "eabihf")]
+    macro_rules! stage_quad {
+        () => {
+            concat!(
+                "vdiv.f32 s0, s0, s16\n",
+                "vdiv.f32 s1, s1, s16\n",
+                "vdiv.f32 s2, s2, s16\n",
+                "vdiv.f32 s3, s3, s16\n",
+                "vcvt.s32.f32 s0, s0, #1\n",
+                "vcvt.s32.f32 s1, s1, #1\n",
+                "vcvt.s32.f32 s2, s2, #1\n",
+                "vcvt.s32.f32 s3, s3, #1\n",
+                "vmov r7, r8, s0, s1\n",
+                "asr r0, r7, #31\n",
+                "qadd r7, r7, r0\n",
+                "qadd r7, r7, r5\n",
+                "ssat r7, #8, r7, asr #1\n",
+                "asr r0, r8, #31\n",
+                "qadd r8, r8, r0\n",
+                "qadd r8, r8, r5\n",
+                "ssat r8, #8, r8, asr #1\n",
+                "bfi r7, r8, #8, #8\n",
+                "vmov r8, lr, s2, s3\n",
+                "asr r0, r8, #31\n",
+                "qadd r8, r8, r0\n",
+                "qadd r8, r8, r5\n",
+                "ssat r8, #8, r8, asr #1\n",
+                "bfi r7, r8, #16, #8\n",
+                "asr r0, lr, #31\n",
+                "qadd lr, lr, r0\n",
+                "qadd lr, lr, r5\n",
+                "ssat lr, #8, lr, asr #1\n",
+                "bfi r7, lr, #24, #8\n",
+                "sxtab16 r8, r6, r7\n",
+                "sxtab16 lr, r6, r7, ror #8\n",
+                "sadd16 r8, r8, r8\n",
+                "sadd16 lr, lr, lr\n",
+                "strd r8, lr, [r4], #8\n",
+                "subs r12, #1\n",
+            )
+        };
+    }
+
     /// See `stage_groups`: r0 = the `Stage`. Per group of four: `VLDM` the
-    /// inputs (and means and deviations), subtract and divide, divide by
-    /// the scale, `VCVT.S32.F32 #1`, then per value `q + zp = (k + [k ≥ 0]
-    /// − 1 + 2·zp + 1) >> 1` as two saturating adds and a shift, `SSAT`,
-    /// the four packed into bytes and widened to staged halfword order
-    /// (`SXTB16`), the offset added (`SADD16`), one `STRD`.
+    /// inputs, then `stage_quad!`.
     ///
     /// # Safety
     /// As `stage_groups`'s block.
@@ -202,14 +353,36 @@ mod imp {
             ".fpu fpv4-sp-d16",
             "push {{r4-r8, lr}}",
             "vpush {{s16}}",
-            "ldm r0, {{r1-r4}}",
-            "ldr r12, [r0, #16]",
-            "ldrd r5, r6, [r0, #20]",
-            "vldr s16, [r0, #28]",
+            "ldm r0, {{r1, r4, r12}}",
+            "ldrd r5, r6, [r0, #12]",
+            "vldr s16, [r0, #20]",
             "1:",
             "vldmia r1!, {{s0-s3}}",
-            "cmp r2, #0",
-            "beq 2f",
+            stage_quad!(),
+            "bne 1b",
+            "vpop {{s16}}",
+            "pop {{r4-r8, pc}}",
+        )
+    }
+
+    /// `stage_rows` with a standardisation: per group, `VLDM` the inputs,
+    /// means and deviations, subtract and divide, then `stage_quad!`.
+    ///
+    /// # Safety
+    /// As `stage_groups`'s block.
+    #[cfg(target_abi = "eabihf")]
+    #[unsafe(naked)]
+    unsafe extern "C" fn stage_rows_std(a: *const Stage) {
+        core::arch::naked_asm!(
+            ".fpu fpv4-sp-d16",
+            "push {{r4-r8, lr}}",
+            "vpush {{s16}}",
+            "ldm r0, {{r1, r4, r12}}",
+            "ldrd r5, r6, [r0, #12]",
+            "vldr s16, [r0, #20]",
+            "ldrd r2, r3, [r0, #24]",
+            "1:",
+            "vldmia r1!, {{s0-s3}}",
             "vldmia r2!, {{s4-s7}}",
             "vldmia r3!, {{s8-s11}}",
             "vsub.f32 s0, s0, s4",
@@ -220,46 +393,7 @@ mod imp {
             "vdiv.f32 s1, s1, s9",
             "vdiv.f32 s2, s2, s10",
             "vdiv.f32 s3, s3, s11",
-            "2:",
-            "vdiv.f32 s0, s0, s16",
-            "vdiv.f32 s1, s1, s16",
-            "vdiv.f32 s2, s2, s16",
-            "vdiv.f32 s3, s3, s16",
-            "vcvt.s32.f32 s0, s0, #1",
-            "vcvt.s32.f32 s1, s1, #1",
-            "vcvt.s32.f32 s2, s2, #1",
-            "vcvt.s32.f32 s3, s3, #1",
-            "vmov r7, r8, s0, s1",
-            "asr r0, r7, #31",
-            "qadd r7, r7, r0",
-            "qadd r7, r7, r5",
-            "asr r7, r7, #1",
-            "ssat r7, #8, r7",
-            "asr r0, r8, #31",
-            "qadd r8, r8, r0",
-            "qadd r8, r8, r5",
-            "asr r8, r8, #1",
-            "ssat r8, #8, r8",
-            "bfi r7, r8, #8, #8",
-            "vmov r8, lr, s2, s3",
-            "asr r0, r8, #31",
-            "qadd r8, r8, r0",
-            "qadd r8, r8, r5",
-            "asr r8, r8, #1",
-            "ssat r8, #8, r8",
-            "bfi r7, r8, #16, #8",
-            "asr r0, lr, #31",
-            "qadd lr, lr, r0",
-            "qadd lr, lr, r5",
-            "asr lr, lr, #1",
-            "ssat lr, #8, lr",
-            "bfi r7, lr, #24, #8",
-            "sxtb16 r8, r7",
-            "sxtb16 lr, r7, ror #8",
-            "sadd16 r8, r8, r6",
-            "sadd16 lr, lr, r6",
-            "strd r8, lr, [r4], #8",
-            "subs r12, #1",
+            stage_quad!(),
             "bne 1b",
             "vpop {{s16}}",
             "pop {{r4-r8, pc}}",
@@ -294,131 +428,118 @@ mod imp {
         };
     }
 
-    /// Requantizes the accumulator `$acc` with multiplier `[r1 + $m]` and
-    /// pre-shift `[r2 + $e]` (`super::requant_double`), adds the zero point
-    /// and saturates to int8. r3 holds `2·zero point + 1`: the last step
+    /// Requantizes the doubled accumulator `$acc` with multiplier `$m`
+    /// and the right shift minus one in r2's low byte
+    /// (`super::requant_doubled`), adds the zero point and saturates to
+    /// int8, in place. r3 holds `2·zero point + 1`: the last step
     /// `((t >> pre) + 1) >> 1` plus the zero point is
-    /// `((t >> pre) + 2·zp + 1) >> 1`, the add saturating (`QADD`) where
-    /// it would overflow — only for `|t >> pre| > 2^31 − 256`, whose result
-    /// saturates to −128 or 127 either way.
+    /// `((t >> pre) + 2·zp + 1) >> 1`. The add cannot overflow: the
+    /// accumulator is below 2^30 in magnitude (`PackedDense::new`) and the
+    /// multiplier below 2^31, so `|t| < 2^30`.
     macro_rules! requant_row {
-        ($acc:literal, $m:literal, $e:literal) => {
+        ($acc:literal, $m:literal) => {
             concat!(
-                "ldr r8, [r1, #",
+                "smmulr r1, ",
+                $acc,
+                ", ",
                 $m,
-                "]\n",
-                "ldrb r9, [r2, #",
-                $e,
-                "]\n",
-                "mov r10, #0x40000000\n",
-                "mov r11, #0\n",
-                "smlal r10, r11, ",
-                $acc,
-                ", r8\n",
-                "lsr r10, r10, #31\n",
-                "orr r10, r10, r11, lsl #1\n",
-                "sub r10, r10, r10, lsr #31\n",
-                "asr r10, r10, r9\n",
-                "qadd r10, r10, r3\n",
-                "asr ",
-                $acc,
-                ", r10, #1\n",
+                "\n",
+                "sub r1, r1, r1, lsr #31\n",
+                "asrs r1, r2\n",
+                "adds r1, r3\n",
                 "ssat ",
                 $acc,
-                ", #8, ",
-                $acc,
-                "\n",
+                ", #8, r1, asr #1\n",
             )
         };
     }
 
-    /// The whole layer (see `PackedDense::run_double`): r0 = the `PackedDense`, r1 =
-    /// staged input, r2 = output quads, r3 = next layer's input offset.
-    /// Per row group: its bias block into r4–r7 (one `LDM`), the
-    /// multiply-accumulate loop (one `LDRD` of four staged inputs, one `LDM`
-    /// of four rows' four weights, eight `SXTB16`, eight `SMLAD`), the four
-    /// requantizations, then the four codes packed into one word's bytes,
-    /// clamped (when the layer has a clamp) with two `SSUB8`/`SEL` pairs, widened back to halfwords in staged order by `SXTB16` (bytes
-    /// 0 and 2, then 1 and 3), the offset added to both halves (`SADD16`),
-    /// one `STRD`. Loop state on the stack: [sp] stream, [sp+4]
-    /// multipliers, [sp+8] shifts, [sp+12] output, [sp+16] row groups left,
-    /// [sp+20] input, [sp+24] the offset in both halfwords, [sp+28] the
-    /// `PackedDense`, [sp+32] `2·zero point + 1`.
+    /// The whole layer (see `PackedDense::run_double`): r0 = the
+    /// `PackedDense`, r1 = staged input, r2 = output quads. Per row group: its bias block into r4–r7 (one
+    /// `LDM`), the multiply-accumulate loop (`mac_group!`), its `Scale`
+    /// (one `LDM`: the shifts' word into r2, the multipliers into r8–r11),
+    /// the four requantizations (`requant_row!`), then the four codes
+    /// packed into one word's bytes, clamped with two `SSUB8`/`SEL` pairs,
+    /// widened back to halfwords in staged order with the offset added
+    /// (`SXTAB16`: bytes 0 and 2, then 1 and 3; the offset is minus the
+    /// zero point), doubled (`SADD16`), one
+    /// `STRD`. Loop state on the stack: [sp] stream, [sp+4] scale,
+    /// [sp+8] scale stride, [sp+12] `2·zero point + 1`, [sp+16] row groups
+    /// left, [sp+20] input, [sp+24] column groups, [sp+28] the offset in
+    /// both halfwords, [sp+32] output, [sp+36] the clamp's ends in each
+    /// byte.
     ///
     /// # Safety
     /// As `dense_double`'s block.
     #[unsafe(naked)]
-    unsafe extern "C" fn dense_rows(l: &PackedDense<'_>, x: *const Quad, out: *mut Quad, off: i32) {
+    unsafe extern "C" fn dense_rows(l: &PackedDense<'_>, x: *const Quad, out: *mut Quad) {
         core::arch::naked_asm!(
             "push {{r4-r11, lr}}",
-            "sub sp, #36",
-            "ldm r0, {{r4-r6}}",
-            "stm sp, {{r4-r6}}",
-            "ldrh r4, [r0, #14]",
-            "strd r2, r4, [sp, #12]",
+            "sub sp, #44",
+            "ldrd r4, r5, [r0]",
+            "ldrb r6, [r0, #12]",
+            "ldrsb r7, [r0, #13]",
+            "rsbs r3, r7, #0",
+            "lsls r7, r7, #1",
+            "adds r7, #1",
+            "ldrh r8, [r0, #10]",
+            "stm sp, {{r4-r8}}",
+            "ldrh r4, [r0, #8]",
+            "strd r1, r4, [sp, #20]",
             "pkhbt r3, r3, r3, lsl #16",
-            "strd r1, r3, [sp, #20]",
-            "ldrsb r4, [r0, #17]",
-            "lsl r4, r4, #1",
-            "add r4, r4, #1",
-            "strd r0, r4, [sp, #28]",
+            "strd r3, r2, [sp, #28]",
+            // The clamp's ends in each byte.
+            "ldrb r4, [r0, #14]",
+            "ldrb r5, [r0, #15]",
+            "mov r6, #0x01010101",
+            "muls r4, r6, r4",
+            "muls r5, r6, r5",
+            "strd r4, r5, [sp, #36]",
             "1:",
             "ldr r1, [sp]",
             "ldm r1!, {{r4-r7}}",
-            "ldr r2, [sp, #20]",
-            // Two groups per pass; an odd count enters at the second.
-            "ldrh r3, [r0, #12]",
-            "adds r3, #1",
-            "lsrs r3, r3, #1",
-            "bcc 3f",
+            "ldrd r2, r3, [sp, #20]",
             "2:",
-            mac_group!(),
-            "3:",
             mac_group!(),
             "subs r3, #1",
             "bne 2b",
             "str r1, [sp]",
-            // Requantize the four rows.
-            "ldrd r1, r2, [sp, #4]",
-            "ldrd r0, r3, [sp, #28]",
-            requant_row!("r4", "0", "0"),
-            requant_row!("r5", "4", "1"),
-            requant_row!("r6", "8", "2"),
-            requant_row!("r7", "12", "3"),
-            // Per channel (flag bit 0): the next row group's multipliers
-            // and shifts.
-            "ldrb r3, [r0, #16]",
-            "lsrs r3, r3, #1",
-            "bcc 4f",
-            "adds r1, #16",
-            "adds r2, #4",
-            "strd r1, r2, [sp, #4]",
-            "4:",
-            // Pack; clamp (flag bit 1); widen in staged order, offset, store.
+            // The row group's scale; per channel the next one after it.
+            "ldrd r0, r1, [sp, #4]",
+            "ldm r0, {{r2, r8-r11}}",
+            "add r0, r1",
+            "str r0, [sp, #4]",
+            "ldr r3, [sp, #12]",
+            requant_row!("r4", "r8"),
+            "lsrs r2, r2, #8",
+            requant_row!("r5", "r9"),
+            "lsrs r2, r2, #8",
+            requant_row!("r6", "r10"),
+            "lsrs r2, r2, #8",
+            requant_row!("r7", "r11"),
+            // Pack, clamp, widen in staged order with the offset, double,
+            // store.
             "bfi r4, r5, #8, #8",
             "bfi r4, r6, #16, #8",
             "bfi r4, r7, #24, #8",
-            "cbz r3, 5f",
-            "ldrd r8, r9, [r0, #20]",
+            "ldrd r8, r9, [sp, #36]",
             "ssub8 r5, r4, r8",
             "sel r4, r4, r8",
             "ssub8 r5, r4, r9",
             "sel r4, r9, r4",
-            "5:",
-            "ldr r8, [sp, #24]",
-            "sxtb16 r5, r4",
-            "sxtb16 r6, r4, ror #8",
-            "sadd16 r5, r5, r8",
-            "sadd16 r6, r6, r8",
-            "ldr r8, [sp, #12]",
-            "strd r5, r6, [r8], #8",
-            "str r8, [sp, #12]",
+            "ldrd r8, r1, [sp, #28]",
+            "sxtab16 r5, r8, r4",
+            "sxtab16 r6, r8, r4, ror #8",
+            "sadd16 r5, r5, r5",
+            "sadd16 r6, r6, r6",
+            "strd r5, r6, [r1], #8",
+            "str r1, [sp, #32]",
             // Next row group.
             "ldr r1, [sp, #16]",
             "subs r1, #1",
             "str r1, [sp, #16]",
             "bne 1b",
-            "add sp, #36",
+            "add sp, #44",
             "pop {{r4-r11, pc}}",
         )
     }
@@ -484,13 +605,8 @@ mod imp {
     use super::{Block, PackedDense, Quad};
 
     #[inline(always)]
-    pub(super) fn dense_double(
-        l: &PackedDense<'_>,
-        x: &[Quad],
-        out: &mut [Quad],
-        next_offset: i32,
-    ) {
-        l.run_with(x, out, next_offset, super::requant_double);
+    pub(super) fn dense_double(l: &PackedDense<'_>, x: &[Quad], out: &mut [Quad]) {
+        l.run_doubled_with(x, out, super::requant_doubled);
     }
 
     /// No assembly here: the caller's loop stages every input.
@@ -543,6 +659,17 @@ pub fn requant_double(acc: i32, m: i32, pre: u32) -> i32 {
     (t.wrapping_shr(pre) + 1) >> 1
 }
 
+/// [`requant_double`] of `acc` from the doubled accumulator `acc2 = 2·acc`,
+/// as the layer routine computes it: `SMMULR(acc2, m) = ⌊(acc2·m + 2^31) /
+/// 2^32⌋ = ⌊(acc·m + 2^30) / 2^31⌋` is gemmlowp's rounding doubling high
+/// multiply in one instruction; the rest as [`requant_double`].
+#[inline(always)]
+pub fn requant_doubled(acc2: i32, m: i32, pre: u32) -> i32 {
+    let h = ((acc2 as i64 * m as i64 + (1 << 31)) >> 32) as i32;
+    let t = h - ((h as u32) >> 31) as i32;
+    (t.wrapping_shr(pre) + 1) >> 1
+}
+
 /// One dense layer's constants in this kernel's layout, checked once by a
 /// `const fn` (so an exported model's layers are checked when it compiles)
 /// and then run without further checks but the caller's two buffers.
@@ -553,26 +680,23 @@ pub fn requant_double(acc: i32, m: i32, pre: u32) -> i32 {
 pub struct PackedDense<'a> {
     /// 0: the stream, `rows · (groups + 1)` blocks ([`pack_layer`]).
     stream: *const Block,
-    /// 4: four multipliers (per tensor) or four per row group.
-    multiplier: *const i32,
-    /// 8: the matching right shifts minus one.
-    pre_shift: *const u8,
-    /// 12: column groups (weight blocks per row group), ≥ 1.
+    /// 4: one scale (per tensor) or one per row group.
+    scale: *const Scale,
+    /// 8: column groups (weight blocks per row group), ≥ 1.
     groups: u16,
-    /// 14: row groups, ≥ 1.
+    /// 10: row groups, ≥ 1.
     rows: u16,
-    /// 16: bit 0 set when the multipliers and shifts are per channel, bit 1
-    /// when the clamp is narrower than the int8 range.
-    flags: u8,
-    /// 17: output zero point.
+    /// 12: bytes from one row group's scale to the next: 0 per tensor,
+    /// 20 per channel.
+    scale_stride: u8,
+    /// 13: output zero point.
     output_offset: i8,
-    /// 18, 19: the clamp.
+    /// 14, 15: the clamp.
     act_min: i8,
     act_max: i8,
-    /// 20: the clamp's lower end in each byte (for `SSUB8`/`SEL`).
-    min4: u32,
-    /// 24: its upper end in each byte.
-    max4: u32,
+    /// 16, 18: the widths (for the model's checks).
+    inputs: u16,
+    outputs: u16,
     borrow: PhantomData<&'a [Block]>,
 }
 
@@ -584,70 +708,138 @@ unsafe impl Send for PackedDense<'_> {}
 
 impl<'a> PackedDense<'a> {
     /// A `(outputs, inputs)` layer: `stream` from [`pack_layer`] (each row
-    /// group's four biases, then its weight blocks); `multiplier` and
-    /// `pre_shift` four equal entries (per tensor) or one per output padded
-    /// to a multiple of four (per channel), multipliers `≥ 0`, each right
-    /// shift `e` in `1..=31` stored as `e − 1`; the output zero point and
-    /// the clamp.
+    /// group's four biases, then its weight blocks); `scale` one [`Scale`]
+    /// (per tensor) or one per row group (per channel); the output zero
+    /// point and the clamp.
     ///
     /// # Panics
-    /// On inconsistent lengths or ranges, or more than 65,535 row or column
-    /// groups. In a `static` initializer that is a compile error.
-    #[allow(clippy::too_many_arguments)]
+    /// As [`try_new`](Self::try_new)'s errors. In a `static` initializer
+    /// that is a compile error.
     pub const fn new(
         inputs: usize,
         outputs: usize,
         stream: &'a [Block],
-        multiplier: &'a [i32],
-        pre_shift: &'a [u8],
+        scale: &'a [Scale],
         output_offset: i8,
         act_min: i8,
         act_max: i8,
     ) -> Self {
-        assert!(
-            inputs > 0 && outputs > 0,
-            "a layer needs inputs and outputs"
-        );
-        let (groups, rows) = (inputs.div_ceil(4), outputs.div_ceil(4));
-        assert!(groups < 0xffff && rows <= 0xffff, "layer too wide");
-        assert!(
-            stream.len() == stream_len(outputs, inputs),
-            "stream: per row group, one bias block and one block per 4 columns"
-        );
-        let channels = multiplier.len();
-        assert!(
-            pre_shift.len() == channels && (channels == 4 || channels == 4 * rows),
-            "multiplier and shift: four (per tensor, repeated) or four per row group"
-        );
-        let per_channel = channels > 4;
-        let mut i = 0;
-        while i < channels {
-            assert!(multiplier[i] >= 0, "multipliers are non-negative");
-            assert!(pre_shift[i] <= 30, "right shifts are 1..=31");
-            // One row group reads its four entries either way.
-            assert!(
-                per_channel
-                    || rows == 1
-                    || (multiplier[i] == multiplier[0] && pre_shift[i] == pre_shift[0]),
-                "per tensor: four equal entries"
-            );
-            i += 1;
-        }
-        assert!(act_min <= act_max, "empty clamp");
-        PackedDense {
-            stream: stream.as_ptr(),
-            multiplier: multiplier.as_ptr(),
-            pre_shift: pre_shift.as_ptr(),
-            groups: groups as u16,
-            rows: rows as u16,
-            flags: per_channel as u8 | (((act_min > -128 || act_max < 127) as u8) << 1),
+        match Self::try_new(
+            inputs,
+            outputs,
+            stream,
+            scale,
             output_offset,
             act_min,
             act_max,
-            min4: (act_min as u8 as u32) * 0x0101_0101,
-            max4: (act_max as u8 as u32) * 0x0101_0101,
-            borrow: PhantomData,
+        ) {
+            Ok(l) => l,
+            Err(why) => panic!("{}", why),
         }
+    }
+
+    /// [`new`](Self::new), or why the constants do not make a layer:
+    /// inconsistent lengths or ranges, more than 65,535 inputs or outputs,
+    /// or a row whose doubled accumulator could leave the i32 range for
+    /// some input (`2·(|bias| + 255·Σ|w|) > 2^31 − 1`: a bias near the
+    /// i32 limits, which no trained layer has).
+    pub const fn try_new(
+        inputs: usize,
+        outputs: usize,
+        stream: &'a [Block],
+        scale: &'a [Scale],
+        output_offset: i8,
+        act_min: i8,
+        act_max: i8,
+    ) -> Result<Self, &'static str> {
+        if inputs == 0 || outputs == 0 {
+            return Err("a layer needs inputs and outputs");
+        }
+        if inputs > 0xffff || outputs > 0xffff {
+            return Err("a layer has at most 65,535 inputs and outputs");
+        }
+        let (groups, rows) = (inputs.div_ceil(4), outputs.div_ceil(4));
+        if stream.len() != stream_len(outputs, inputs) {
+            return Err("stream: per row group, one bias block and one block per 4 columns");
+        }
+        if !(scale.len() == 1 || scale.len() == rows) {
+            return Err("scales: one (per tensor) or one per row group");
+        }
+        if act_min > act_max {
+            return Err("empty clamp");
+        }
+        // Every row's doubled accumulator stays in the i32 range:
+        // |2·bias| + Σ |w|·2·255 (|x + offset| ≤ 255).
+        let mut r = 0;
+        while r < rows {
+            let base = r * (groups + 1);
+            let b = &stream[base];
+            let mut bound = [0i64; 4];
+            let mut k = 0;
+            while k < 4 {
+                let w = i32::from_le_bytes([
+                    b.0[4 * k] as u8,
+                    b.0[4 * k + 1] as u8,
+                    b.0[4 * k + 2] as u8,
+                    b.0[4 * k + 3] as u8,
+                ]);
+                if w % 2 != 0 {
+                    return Err("bias blocks hold doubled biases (Block::bias)");
+                }
+                bound[k] = (w as i64).abs();
+                k += 1;
+            }
+            let mut g = 1;
+            while g <= groups {
+                let s = stream[base + g].row_magnitudes();
+                let mut k = 0;
+                while k < 4 {
+                    bound[k] += 510 * s[k];
+                    k += 1;
+                }
+                g += 1;
+            }
+            let mut k = 0;
+            while k < 4 {
+                if bound[k] > i32::MAX as i64 {
+                    return Err("a row's accumulator could overflow (|bias| + 255·Σ|w| ≥ 2^30)");
+                }
+                k += 1;
+            }
+            r += 1;
+        }
+        Ok(PackedDense {
+            stream: stream.as_ptr(),
+            scale: scale.as_ptr(),
+            groups: groups as u16,
+            rows: rows as u16,
+            scale_stride: if scale.len() > 1 {
+                core::mem::size_of::<Scale>() as u8
+            } else {
+                0
+            },
+            output_offset,
+            act_min,
+            act_max,
+            inputs: inputs as u16,
+            outputs: outputs as u16,
+            borrow: PhantomData,
+        })
+    }
+
+    /// Input width.
+    pub const fn inputs(&self) -> usize {
+        self.inputs as usize
+    }
+
+    /// Output width.
+    pub const fn outputs(&self) -> usize {
+        self.outputs as usize
+    }
+
+    /// The output zero point.
+    pub const fn output_offset(&self) -> i32 {
+        self.output_offset as i32
     }
 
     /// Quads of staged input the layer reads.
@@ -661,71 +853,77 @@ impl<'a> PackedDense<'a> {
     }
 
     /// The constants as slices again.
-    fn slices(&self) -> (&'a [Block], &'a [i32], &'a [u8]) {
+    fn slices(&self) -> (&'a [Block], &'a [Scale]) {
         let (g, r) = (self.groups as usize, self.rows as usize);
-        let channels = if self.flags & 1 != 0 { 4 * r } else { 4 };
+        let scales = if self.scale_stride != 0 { r } else { 1 };
         // SAFETY: `new` took these pointers from slices of exactly these
         // lengths that live for 'a (the `borrow` marker), and nothing
         // writes through them.
         unsafe {
             (
                 core::slice::from_raw_parts(self.stream, (g + 1) * r),
-                core::slice::from_raw_parts(self.multiplier, channels),
-                core::slice::from_raw_parts(self.pre_shift, channels),
+                core::slice::from_raw_parts(self.scale, scales),
             )
         }
     }
 
     /// The layer with double rounding: for each row group `r`, the four
     /// rows' dot products with the staged input `x`, requantized
-    /// ([`requant_double`] plus the output offset, clamped to the int8
-    /// range and the clamp), plus `next_offset`, staged into `out[r]` as
-    /// `[r0, r2, r1, r3]` (the next layer's input order; `next_offset` 0
-    /// keeps the codes). Does nothing when `x` or `out` is shorter than
+    /// ([`requant_double`] plus the output zero point, clamped to the int8
+    /// range and the clamp), staged into `out[r]` as
+    /// `2·(code − output zero point)` in `[r0, r2, r1, r3]` order: the
+    /// next layer's staged input, whose input zero point is this layer's
+    /// output zero point. Does nothing when `x` or `out` is shorter than
     /// [`input_quads`](Self::input_quads) / [`output_quads`](Self::output_quads).
     ///
     /// On a core with the DSP extension one assembly routine does it all
     /// (row loop, multiply-accumulates, requantization, staging) in
     /// registers; elsewhere the same arithmetic in plain Rust.
     #[inline(always)]
-    pub fn run_double(&self, x: &[Quad], out: &mut [Quad], next_offset: i32) {
+    pub fn run_double(&self, x: &[Quad], out: &mut [Quad]) {
         if x.len() >= self.groups as usize && out.len() >= self.rows as usize {
-            imp::dense_double(self, x, out, next_offset);
+            imp::dense_double(self, x, out);
         }
     }
 
     /// [`run_double`](Self::run_double) with another requantization
-    /// (`requant(acc, m, pre)` before the output offset and clamp, for the
-    /// right shift `pre + 1`), in plain Rust on every target.
-    pub fn run_with(
+    /// (`requant(acc, m, pre)` of the reference's accumulator, before the
+    /// output offset and clamp, for the right shift `pre + 1`), in plain
+    /// Rust on every target.
+    pub fn run_with(&self, x: &[Quad], out: &mut [Quad], requant: impl Fn(i32, i32, u32) -> i32) {
+        // The doubled accumulator is even and its half exact (`new`).
+        self.run_doubled_with(x, out, |acc2, m, pre| requant(acc2 >> 1, m, pre));
+    }
+
+    /// [`run_with`](Self::run_with) with `requant` given the doubled
+    /// accumulator.
+    fn run_doubled_with(
         &self,
         x: &[Quad],
         out: &mut [Quad],
-        next_offset: i32,
         requant: impl Fn(i32, i32, u32) -> i32,
     ) {
-        let (stream, multiplier, pre_shift) = self.slices();
+        let (stream, scales) = self.slices();
         let groups = self.groups as usize;
         let Some(x) = x.get(..groups) else {
             return;
         };
         let (act_min, act_max) = (self.act_min as i32, self.act_max as i32);
+        let zp = self.output_offset as i32;
         let rows = stream
             .chunks_exact(groups + 1)
             .filter_map(|g| g.split_first());
         for (r, ((b, w), o)) in rows.zip(out.iter_mut()).enumerate() {
-            let acc = dot4(w, x, b.biases());
-            let base = if self.flags & 1 != 0 { 4 * r } else { 0 };
+            let acc2 = dot4(w, x, b.bias_words());
+            let Some(scale) = scales.get(r).or(scales.first()) else {
+                return;
+            };
             let codes: [i32; 4] = core::array::from_fn(|k| {
-                let m = multiplier.get(base + k).copied().unwrap_or(0);
-                let pre = pre_shift.get(base + k).copied().unwrap_or(0) as u32;
-                let v = requant(acc[k], m, pre)
-                    .wrapping_add(self.output_offset as i32)
-                    .clamp(-128, 127);
+                let (m, pre) = scale.row(k);
+                let v = requant(acc2[k], m, pre).wrapping_add(zp).clamp(-128, 127);
                 v.max(act_min).min(act_max)
             });
-            o.0 = [codes[0], codes[2], codes[1], codes[3]]
-                .map(|v| v.wrapping_add(next_offset) as i16);
+            o.0 = [codes[0], codes[2], codes[1], codes[3]].map(|v| (2 * (v - zp)) as i16);
         }
     }
 }
@@ -733,10 +931,11 @@ impl<'a> PackedDense<'a> {
 /// Quantizes whole groups of four float inputs straight into staged
 /// quads: for input `i`, `v = (x[i] − mean[i]) / std[i]` (or `x[i]` without
 /// a standardisation), then TFLite's `Quantize` (`round(v / scale)`, half
-/// away from zero, `+ zero_point`, saturated to int8), `+ offset` at
-/// [`staged_index`]`(i)`. Returns how many inputs it staged: on a core with
-/// the DSP extension every whole group (an assembly routine), elsewhere
-/// none (the caller's plain loop does them, with the same bits).
+/// away from zero, `+ zero_point`, saturated to int8), staged as
+/// `2·(q + offset)` at [`staged_index`]`(i)`. Returns how many inputs it
+/// staged: on a core with the DSP extension every whole group (an
+/// assembly routine), elsewhere none (the caller's plain loop does them,
+/// with the same bits).
 ///
 /// The routine rounds as `q = (k + [k ≥ 0]) >> 1` (arithmetic shift) with
 /// `k = trunc(2v)` from one `VCVT.S32.F32 #1` (fixed point, one fraction
@@ -771,6 +970,9 @@ pub const fn stream_len(rows: usize, cols: usize) -> usize {
 /// block ([`Block::bias`]; missing rows 0), then its weight blocks as
 /// the module documentation lays them out (row after row of each 4×4
 /// block). `out` must hold [`stream_len`] blocks.
+///
+/// # Panics
+/// When a bias is outside `±`[`MAX_BIAS`] ([`Block::bias`]).
 pub fn pack_layer(w: &[i8], bias: &[i32], rows: usize, cols: usize, out: &mut [Block]) {
     let groups = cols.div_ceil(4);
     for (r, chunk) in out
@@ -894,6 +1096,77 @@ mod tests {
         assert_eq!(got, [0, 2, 1, 3, 4, 6, 5, 7]);
     }
 
+    #[test]
+    fn doubled_requantization_equals_the_reference() {
+        let mut s = 0x0bad_cafe_1234_5677u64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let edges = [0, 1, -1, (1 << 30) - 1, -(1 << 30), 12_345, -12_345, 3, -3];
+        let ms = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
+        for &acc in &edges {
+            for &m in &ms {
+                for pre in 0..31 {
+                    assert_eq!(
+                        requant_doubled(2 * acc, m, pre),
+                        requant_double(acc, m, pre),
+                        "{acc} {m} {pre}"
+                    );
+                }
+            }
+        }
+        for _ in 0..if cfg!(miri) { 200 } else { 500_000 } {
+            let acc = ((next() as i32) >> 1) >> (next() % 31);
+            let m = (next() as i32 & i32::MAX) | if next() % 4 == 0 { 0 } else { 1 << 30 };
+            let pre = (next() % 31) as u32;
+            assert_eq!(
+                requant_doubled(2 * acc, m, pre),
+                requant_double(acc, m, pre),
+                "{acc} {m} {pre}"
+            );
+        }
+    }
+
+    #[test]
+    fn layers_whose_accumulator_could_overflow_are_rejected() {
+        let w = [127i8; 8];
+        let ok = [MAX_BIAS - 4 * 127 * 255, 0];
+        let scale = [Scale::tensor(1 << 30, 3)];
+        let mut stream = vec![Block([0; 16]); stream_len(2, 4)];
+        pack_layer(&w, &ok, 2, 4, &mut stream);
+        assert!(PackedDense::try_new(4, 2, &stream, &scale, 0, -128, 127).is_ok());
+        let too_big = [ok[0] + 1, 0];
+        pack_layer(&w, &too_big, 2, 4, &mut stream);
+        let err = PackedDense::try_new(4, 2, &stream, &scale, 0, -128, 127).unwrap_err();
+        assert!(err.contains("overflow"), "{err}");
+        // An odd bias word is not a doubled bias.
+        stream[0].0[0] |= 1;
+        assert!(PackedDense::try_new(4, 2, &stream, &scale, 0, -128, 127).is_err());
+        // Lengths.
+        assert!(PackedDense::try_new(5, 2, &stream, &scale, 0, -128, 127).is_err());
+        assert!(PackedDense::try_new(4, 2, &stream, &[], 0, -128, 127).is_err());
+        assert!(PackedDense::try_new(4, 2, &stream[..1], &scale, 0, -128, 127).is_err());
+        assert!(PackedDense::try_new(4, 2, &stream, &scale, 0, 5, 4).is_err());
+    }
+
+    #[test]
+    #[should_panic(expected = "bias out of range")]
+    fn a_bias_too_large_to_double_panics() {
+        let _ = Block::bias([MAX_BIAS + 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn scales_store_shifts_minus_one() {
+        let s = Scale::new([1, 2, 3, 4], [1, 2, 30, 31]);
+        assert_eq!(s.row(2), (3, 29));
+        assert_eq!(s.right_shifts(), [1, 2, 30, 31]);
+        assert_eq!(s.multipliers(), [1, 2, 3, 4]);
+        assert_eq!(core::mem::size_of::<Scale>(), 20);
+    }
+
     proptest! {
         // Under Miri the compiled engine's tests cover this code (proptest
         // needs the file system for its failure persistence).
@@ -913,7 +1186,7 @@ mod tests {
             };
             let w: Vec<i8> = (0..rows * cols).map(|_| next() as i8).collect();
             let x: Vec<i16> = (0..cols).map(|_| (next() % 384) as i16 - 128).collect();
-            let bias: Vec<i32> = (0..rows).map(|_| next() as i32).collect();
+            let bias: Vec<i32> = (0..rows).map(|_| (next() as i32) >> 2).collect();
             let mut stream = vec![Block([0; 16]); stream_len(rows, cols)];
             pack_layer(&w, &bias, rows, cols, &mut stream);
             let groups = cols.div_ceil(4);
@@ -924,11 +1197,14 @@ mod tests {
             }
             for (r, group) in stream.chunks_exact(groups + 1).enumerate() {
                 let (b, blocks) = group.split_first().unwrap();
-                let got = dot4(blocks, &quads, b.biases());
+                let got = dot4(blocks, &quads, b.bias_words());
                 let want: [i32; 4] = core::array::from_fn(|k| {
                     let bias = bias.get(4 * r + k).copied().unwrap_or(0);
-                    reference(&w, rows, cols, &x, 4 * r)[k].wrapping_add(bias)
+                    reference(&w, rows, cols, &x, 4 * r)[k].wrapping_add(2 * bias)
                 });
+                prop_assert_eq!(b.biases(), core::array::from_fn(|k| {
+                    bias.get(4 * r + k).copied().unwrap_or(0)
+                }));
                 prop_assert_eq!(got, want);
             }
         }

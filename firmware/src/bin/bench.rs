@@ -136,6 +136,12 @@ fn main() -> ! {
             axon_firmware::models::DIGITS_INPUTS,
         );
         compiled_layers(&t, "digits", &d::COMPILED_LAYERS);
+        compiled_input(
+            &t,
+            "digits",
+            &d::MODEL,
+            axon_firmware::models::DIGITS_INPUTS,
+        );
         compiled(
             &t,
             "sine",
@@ -316,8 +322,9 @@ fn compiled<const N: usize>(
         defmt::error!("compiled {}: not the generic model's codes", name);
         mcu::exit(false);
     }
-    // Every row: the count depends on the data only through the softmax's
-    // table bounds; the first row's, the mean and the largest.
+    // Every row: the count depends on the data through the branches of the
+    // softmax (which part of its table an element falls in) and of the
+    // input rounding; the first row's, the mean and the largest.
     let (mut row, mut first, mut max, mut sum) = (0usize, 0u64, 0u64, 0u64);
     while input_row(inputs, n, row, &mut x[..n]) {
         let (ok, instr) = t.measure(|| {
@@ -349,6 +356,29 @@ fn compiled<const N: usize>(
     );
 }
 
+/// The compiled engine's input quantization alone (`packed4::stage_groups`,
+/// the assembly routine with the model's input parameters) on the first
+/// data row.
+fn compiled_input(t: &Ticks, name: &str, m: &axon_core::int8::Model<'_>, inputs: &[u8]) {
+    use axon_core::kernels::packed4::{stage_groups, Quad};
+    let n = m.input_len;
+    let mut x = [0f32; 64];
+    let mut quads = [Quad::default(); 16];
+    if !n.is_multiple_of(4) || !input_row(inputs, n, 0, &mut x[..n]) {
+        return;
+    }
+    let (scale, zp) = (m.input.scale, m.input.zero_point);
+    let (done, instr) =
+        t.measure(|| stage_groups(black_box(&x[..n]), None, scale, zp, -zp, &mut quads));
+    defmt::println!(
+        "  {} compiled input quantization ({} of {}): {} instr",
+        name,
+        done,
+        n,
+        instr
+    );
+}
+
 /// Each compiled layer alone (`packed4::PackedDense::run_double`: the assembly
 /// routine with its requantization and staging), on staged zeros.
 fn compiled_layers(t: &Ticks, name: &str, layers: &[axon_core::int8::compiled::DenseLayer<'_>]) {
@@ -357,7 +387,7 @@ fn compiled_layers(t: &Ticks, name: &str, layers: &[axon_core::int8::compiled::D
     let mut out = [Quad::default(); 16];
     for (i, l) in layers.iter().enumerate() {
         let k = l.kernel();
-        let ((), instr) = t.measure(|| k.run_double(black_box(&x), black_box(&mut out), 0));
+        let ((), instr) = t.measure(|| k.run_double(black_box(&x), black_box(&mut out)));
         let macs = (l.inputs() * l.outputs()) as u64;
         let per = (instr * 100 + macs / 2) / macs;
         defmt::println!(
@@ -379,26 +409,26 @@ fn compiled_layers(t: &Ticks, name: &str, layers: &[axon_core::int8::compiled::D
 /// work cancel.
 fn packed_marginal(t: &Ticks, w: &[i8], x: &[i8]) {
     use axon_core::kernels::packed4::{
-        pack_layer, staged_index, stream_len, Block, PackedDense, Quad,
+        pack_layer, staged_index, stream_len, Block, PackedDense, Quad, Scale,
     };
     let rows = 32;
     let mut quads = [Quad::default(); 16];
     for (i, &v) in x.iter().take(64).enumerate() {
         let j = staged_index(i);
-        quads[j / 4].0[j % 4] = v as i16 + 128;
+        quads[j / 4].0[j % 4] = 2 * (v as i16 + 128);
     }
     let bias = [0i32; 32];
-    let (m, pre) = ([1 << 30; 4], [8u8; 4]);
+    let scale = [Scale::tensor(1 << 30, 9)];
     let mut cost = [0u64; 2];
     let mut out = [Quad::default(); 8];
     for (c, cols) in [32usize, 64].into_iter().enumerate() {
         let mut blocks = [Block([0; 16]); 8 * 17];
         let nb = stream_len(rows, cols);
         pack_layer(&w[..rows * cols], &bias, rows, cols, &mut blocks[..nb]);
-        let layer = PackedDense::new(cols, rows, &blocks[..nb], &m, &pre, 0, -128, 127);
+        let layer = PackedDense::new(cols, rows, &blocks[..nb], &scale, 0, -128, 127);
         let q = &quads[..cols / 4];
         cost[c] = t
-            .measure(|| layer.run_double(black_box(q), black_box(&mut out), 0))
+            .measure(|| layer.run_double(black_box(q), black_box(&mut out)))
             .1;
     }
     let macs = (rows * 32) as u64;

@@ -176,7 +176,7 @@ fn stage_cases(rng: &mut Rng) {
             } else {
                 x[i]
             };
-            let want = p.quantize(v) as i32 + off;
+            let want = 2 * (p.quantize(v) as i32 + off);
             let j = staged_index(i);
             let got = out[j / 4].0[j % 4] as i32;
             if got != want {
@@ -204,10 +204,12 @@ fn stage_cases(rng: &mut Rng) {
 /// against the scalar reference (`gemv_i8::Scalar`, TFLite's arithmetic) on
 /// random layers: shapes with partial row and column groups, per-tensor and
 /// per-channel multipliers (0 and `i32::MAX` among them), every right shift
-/// 1..=31, extreme biases, random clamps and offsets.
+/// 1..=31, the largest biases a compiled layer takes, random clamps and
+/// offsets.
 fn packed_cases(rng: &mut Rng) {
     use axon_core::kernels::packed4::{
-        pack_layer, requant_double, staged_index, stream_len, Block, PackedDense, Quad,
+        pack_layer, requant_double, staged_index, stream_len, Block, PackedDense, Quad, Scale,
+        MAX_BIAS,
     };
     const R: usize = 40;
     const C: usize = 100;
@@ -225,10 +227,12 @@ fn packed_cases(rng: &mut Rng) {
         }
         let x: [i8; C] = core::array::from_fn(|_| rng.next() as i8);
         let in_off = rng.below(257) as i32 - 128;
+        // The extremes leave room for any C weights of magnitude 127.
+        let extreme = MAX_BIAS - 255 * 127 * C as i32;
         let bias: [i32; R] = core::array::from_fn(|_| match rng.below(16) {
-            0 => i32::MAX,
-            1 => i32::MIN,
-            2 => rng.next() as i32,
+            0 => extreme,
+            1 => -extreme,
+            2 => (rng.next() as i32) >> 2,
             _ => (rng.next() as i32) >> 14,
         });
         let per_channel = rng.below(2) == 0;
@@ -251,7 +255,6 @@ fn packed_cases(rng: &mut Rng) {
                 (lo as i8, (lo + rng.below((128 - lo) as u64) as i32) as i8)
             }
         };
-        let next_off = rng.below(257) as i32 - 128;
         // Reference: TFLite's arithmetic in natural order.
         let shift_all: [i32; R] = core::array::from_fn(|i| -(pre_all[i] as i32) - 1);
         let channels = if per_channel { rows } else { 1 };
@@ -285,32 +288,35 @@ fn packed_cases(rng: &mut Rng) {
         let mut quads = [Quad::default(); C / 4];
         for (i, &v) in x[..cols].iter().enumerate() {
             let j = staged_index(i);
-            quads[j / 4].0[j % 4] = (v as i32 + in_off) as i16;
+            quads[j / 4].0[j % 4] = (2 * (v as i32 + in_off)) as i16;
         }
-        let (m4, pre4): ([i32; R], [u8; R]) = if per_channel {
-            (m_all, pre_all)
-        } else {
-            ([m_all[0]; R], [pre_all[0]; R])
-        };
-        let nch = if per_channel { 4 * rg } else { 4 };
+        let scales: [Scale; R / 4] = core::array::from_fn(|r| {
+            let k = if per_channel { 4 * r } else { 0 };
+            let step = per_channel as usize;
+            Scale::new(
+                core::array::from_fn(|i| m_all[k + step * i]),
+                core::array::from_fn(|i| pre_all[k + step * i] + 1),
+            )
+        });
+        let nsc = if per_channel { rg } else { 1 };
         let layer = PackedDense::new(
             cols,
             rows,
             &blocks[..nb],
-            &m4[..nch],
-            &pre4[..nch],
+            &scales[..nsc],
             zp as i8,
             act_min,
             act_max,
         );
         let mut out = [Quad([0x5555; 4]); R / 4];
-        layer.run_double(&quads[..g], &mut out[..rg], next_off);
+        layer.run_double(&quads[..g], &mut out[..rg]);
         let mut portable = [Quad([0x5555; 4]); R / 4];
-        layer.run_with(&quads[..g], &mut portable[..rg], next_off, requant_double);
+        layer.run_with(&quads[..g], &mut portable[..rg], requant_double);
         for (r, &want) in want.iter().enumerate().take(rows) {
             let j = staged_index(r);
-            let got = out[j / 4].0[j % 4] as i32 - next_off;
-            let port = portable[j / 4].0[j % 4] as i32 - next_off;
+            // Staged as 2·(code − zero point).
+            let got = (out[j / 4].0[j % 4] >> 1) as i32 + zp;
+            let port = (portable[j / 4].0[j % 4] >> 1) as i32 + zp;
             if got != want as i32 || port != got {
                 defmt::error!(
                     "MISMATCH packed case {} rows {} cols {} row {}: scalar {} asm {} portable {}",

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use axon_core::kernels::packed4::{pack_layer, stream_len, Block};
+use axon_core::int8::compiled::{DenseLayer, SoftmaxTable};
+use axon_core::kernels::packed4::{pack_layer, stream_len, Block, Scale, MAX_BIAS};
 use axon_core::quant::Rounding;
 
 use super::rust::{list, qp, CORE};
@@ -16,11 +17,25 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
     let max_shift = 31;
     let n = m.layers.len();
     let mut dense = 0;
+    // Each layer's input zero point is the previous output's (the model
+    // input's first): the compiled form stages activations with it.
+    let mut zp = m.input.zero_point;
     for (i, l) in m.layers.iter().enumerate() {
         match l {
             Int8Layer::FullyConnected {
-                shift, multiplier, ..
+                shift,
+                multiplier,
+                input,
+                output,
+                ..
             } => {
+                if input.zero_point != zp {
+                    return Err(format!(
+                        "layer {i}'s input zero point {} is not the previous output's {zp}",
+                        input.zero_point
+                    ));
+                }
+                zp = output.zero_point;
                 dense += 1;
                 if let Some(s) = shift.iter().find(|&&s| !(1..=max_shift).contains(&-s)) {
                     return Err(format!(
@@ -31,6 +46,7 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
                 if multiplier.iter().any(|&v| v < 0) {
                     return Err(format!("layer {i} has a negative multiplier"));
                 }
+                compiled_layer(l).map_err(|why| format!("layer {i}: {why}"))?;
             }
             Int8Layer::Softmax { .. } if i + 1 == n && i > 0 => {}
             Int8Layer::Softmax { .. } => {
@@ -52,18 +68,57 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
     Ok(())
 }
 
-/// Per-channel constants (`v.len() > 1`) padded with their first entry to
-/// whole row groups of `outputs`; a per-tensor one repeated four times (the
-/// layer routine reads four per row group).
-fn per_row_group<T: Copy>(v: &[T], outputs: usize) -> Vec<T> {
-    let n = if v.len() > 1 {
-        outputs.div_ceil(4) * 4
-    } else {
-        4
+/// A dense layer's stream and scales, checked as the compiled model's
+/// `const` initializer will check them (so a model that would not compile
+/// gets a reason instead of a compile error).
+fn compiled_layer(l: &Int8Layer) -> Result<(Vec<Block>, Vec<Scale>), String> {
+    let Int8Layer::FullyConnected {
+        inputs,
+        outputs,
+        weights,
+        bias,
+        multiplier,
+        shift,
+        output,
+        act_min,
+        act_max,
+        ..
+    } = l
+    else {
+        return Err("not a dense layer".into());
     };
-    let mut v = v.to_vec();
-    v.resize(n, v[0]);
-    v
+    if let Some(b) = bias.iter().find(|b| b.unsigned_abs() > MAX_BIAS as u32) {
+        return Err(format!(
+            "a bias of {b} is beyond the compiled engine's ±{MAX_BIAS} (doubled, it must fit an i32)"
+        ));
+    }
+    let mut stream = vec![Block([0; 16]); stream_len(*outputs, *inputs)];
+    pack_layer(weights, bias, *outputs, *inputs, &mut stream);
+    let right = |k: usize| (-shift[k.min(shift.len() - 1)]) as u8;
+    let scales: Vec<Scale> = if multiplier.len() == 1 {
+        vec![Scale::tensor(multiplier[0], right(0))]
+    } else {
+        // Per channel, padded with the last row's to whole row groups.
+        (0..outputs.div_ceil(4))
+            .map(|r| {
+                let at = |k: usize| (4 * r + k).min(outputs - 1);
+                Scale::new(
+                    std::array::from_fn(|k| multiplier[at(k)]),
+                    std::array::from_fn(|k| right(at(k))),
+                )
+            })
+            .collect()
+    };
+    DenseLayer::try_new(
+        *inputs,
+        *outputs,
+        &stream,
+        &scales,
+        output.zero_point,
+        *act_min,
+        *act_max,
+    )?;
+    Ok((stream, scales))
 }
 
 /// Whether the standardisation is the identity (mean 0 and std 1 for every
@@ -72,8 +127,16 @@ fn identity_preprocess(m: &Int8Model) -> bool {
     m.preprocess.mean.iter().all(|v| v.to_bits() == 0) && m.preprocess.std.iter().all(|&v| v == 1.0)
 }
 
-/// The compiled items (after the generic model's, whose statics they may
-/// share), or a comment saying why there are none.
+/// The number of multipliers of a dense layer (1 per tensor).
+fn multiplier_len(l: &Int8Layer) -> usize {
+    match l {
+        Int8Layer::FullyConnected { multiplier, .. } => multiplier.len(),
+        _ => 0,
+    }
+}
+
+/// The compiled items (after the generic model's), or a comment saying
+/// why there are none.
 pub fn write_compiled(m: &Int8Model, s: &mut String) {
     s.push('\n');
     if let Err(why) = compiled_support(m) {
@@ -103,20 +166,16 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
             Int8Layer::FullyConnected {
                 inputs,
                 outputs,
-                weights,
-                bias,
-                multiplier,
-                shift,
-                input,
                 output,
                 act_min,
                 act_max,
                 ..
             } => {
                 quads = quads.max(outputs.div_ceil(4));
-                let blocks = stream_len(*outputs, *inputs);
-                let mut packed = vec![Block([0; 16]); blocks];
-                pack_layer(weights, bias, *outputs, *inputs, &mut packed);
+                let Ok((packed, scales)) = compiled_layer(l) else {
+                    continue; // compiled_support checked every layer
+                };
+                let blocks = packed.len();
                 let groups = inputs.div_ceil(4);
                 let _ = writeln!(
                     s,
@@ -139,46 +198,74 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
                     "static C{i}_STREAM: [{CORE}::kernels::packed4::Block; {blocks}] = {};",
                     list(&lines, 1, |l| l.clone())
                 );
-                let aligned = outputs % 4 == 0;
-                let per_channel = multiplier.len() > 1;
-                let mult_name = if per_channel && aligned {
-                    format!("L{i}_MULTIPLIER")
-                } else {
-                    let name = format!("C{i}_MULTIPLIER");
-                    let v = per_row_group(multiplier, *outputs);
-                    let _ = writeln!(
-                        s,
-                        "/// Compiled layer {i} multipliers (per channel, padded; or the one, four times)."
-                    );
-                    let _ = writeln!(
-                        s,
-                        "static {name}: [i32; {}] = {};",
-                        v.len(),
-                        list(&v, 8, |v| v.to_string())
-                    );
-                    name
-                };
-                let e: Vec<u8> = shift.iter().map(|&v| (-v - 1) as u8).collect();
-                let e = per_row_group(&e, *outputs);
+                let scale_lines: Vec<String> = scales
+                    .iter()
+                    .map(|sc| {
+                        let (m, e) = (sc.multipliers(), sc.right_shifts());
+                        if m.iter().all(|&v| v == m[0]) && e.iter().all(|&v| v == e[0]) {
+                            format!(
+                                "{CORE}::kernels::packed4::Scale::tensor({}, {})",
+                                m[0], e[0]
+                            )
+                        } else {
+                            format!("{CORE}::kernels::packed4::Scale::new({m:?}, {e:?})")
+                        }
+                    })
+                    .collect();
                 let _ = writeln!(
                     s,
-                    "/// Compiled layer {i} right shifts minus one (−shift − 1)."
+                    "/// Compiled layer {i} multipliers and right shifts ({}).",
+                    if scales.len() == 1 && multiplier_len(l) == 1 {
+                        "per tensor"
+                    } else {
+                        "per row group"
+                    }
                 );
                 let _ = writeln!(
                     s,
-                    "static C{i}_PRE_SHIFT: [u8; {}] = {};",
-                    e.len(),
-                    list(&e, 16, |v| v.to_string())
+                    "static C{i}_SCALE: [{CORE}::kernels::packed4::Scale; {}] = {};",
+                    scales.len(),
+                    list(&scale_lines, 1, |l| l.clone())
                 );
                 dense.push(format!(
                     "    {CORE}::int8::compiled::DenseLayer::new(\n        {inputs},\n        {outputs},\n        \
-                     &C{i}_STREAM,\n        &{mult_name},\n        &C{i}_PRE_SHIFT,\n        \
-                     {},\n        {},\n        {act_min},\n        {act_max},\n    ),",
-                    -input.zero_point,
+                     &C{i}_STREAM,\n        &C{i}_SCALE,\n        \
+                     {},\n        {act_min},\n        {act_max},\n    ),",
                     output.zero_point
                 ));
             }
-            Int8Layer::Softmax { .. } => softmax = Some(format!("Some(&L{i}_EXP)")),
+            Int8Layer::Softmax { exp_table, .. } => {
+                let h = SoftmaxTable::head_len(exp_table);
+                let mut tail: Vec<u16> = exp_table[h..]
+                    .iter()
+                    .map(|&e| SoftmaxTable::sum_term(e) as u16)
+                    .collect();
+                while tail.last() == Some(&0) {
+                    tail.pop();
+                }
+                let _ = writeln!(
+                    s,
+                    "/// Compiled softmax: the exponentials that can still move an output code (≥ 2^22, Q0.31)."
+                );
+                let _ = writeln!(
+                    s,
+                    "static C{i}_EXP: [i32; {h}] = {};",
+                    list(&exp_table[..h], 8, |v| v.to_string())
+                );
+                let _ = writeln!(
+                    s,
+                    "/// Compiled softmax: the rest's terms in the sum (`RoundingDivideByPOT(e, 12)`)."
+                );
+                let _ = writeln!(
+                    s,
+                    "static C{i}_EXP_SUM: [u16; {}] = {};",
+                    tail.len(),
+                    list(&tail, 16, |v| v.to_string())
+                );
+                softmax = Some(format!(
+                    "Some({CORE}::int8::compiled::SoftmaxTable::new(&C{i}_EXP, &C{i}_EXP_SUM))"
+                ));
+            }
             Int8Layer::Lut { .. } => {}
         }
     }

@@ -361,10 +361,16 @@ static C0_STREAM: [::axon_core::kernels::packed4::Block; 136] = [
     ::axon_core::kernels::packed4::Block([-114, -8, -28, 29, -61, -32, -35, 34, 40, -16, 45, 7, -101, -79, 56, 48]),
     ::axon_core::kernels::packed4::Block([0, -8, -29, -83, 45, 19, 8, -24, -30, -66, -33, -81, 48, 115, -33, 22]),
 ];
-/// Compiled layer 0 right shifts minus one (−shift − 1).
-static C0_PRE_SHIFT: [u8; 32] = [
-    5, 5, 5, 5, 5, 5, 5, 5, 6, 5, 5, 5, 5, 5, 5, 5,
-    6, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5,
+/// Compiled layer 0 multipliers and right shifts (per row group).
+static C0_SCALE: [::axon_core::kernels::packed4::Scale; 8] = [
+    ::axon_core::kernels::packed4::Scale::new([1461746984, 1401808136, 1435267369, 1551027205], [6, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1233845443, 1300483208, 1368652330, 1616159797], [6, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1980930546, 1181460370, 1325499384, 1271071795], [7, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1135235675, 1692005766, 1249173620, 1105163048], [6, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([2143431687, 1342700355, 1256601267, 1348821127], [7, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1433344336, 1196873741, 1164112403, 1370654708], [6, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1419843232, 1515072906, 1429610310, 1359721504], [6, 6, 6, 6]),
+    ::axon_core::kernels::packed4::Scale::new([1612876859, 1467685407, 1382691441, 1472531865], [6, 6, 6, 6]),
 ];
 /// Compiled layer 1: per group of 4 outputs, its 4 biases, then 8 blocks of 4 rows × 4 columns (27 blocks).
 static C1_STREAM: [::axon_core::kernels::packed4::Block; 27] = [
@@ -396,14 +402,25 @@ static C1_STREAM: [::axon_core::kernels::packed4::Block; 27] = [
     ::axon_core::kernels::packed4::Block([-127, 53, -37, 47, 22, -52, 13, -19, 0, 0, 0, 0, 0, 0, 0, 0]),
     ::axon_core::kernels::packed4::Block([121, 69, 42, 2, 17, 10, 38, 55, 0, 0, 0, 0, 0, 0, 0, 0]),
 ];
-/// Compiled layer 1 multipliers (per channel, padded; or the one, four times).
-static C1_MULTIPLIER: [i32; 12] = [
-    1222924658, 1517753461, 1140104651, 1164016100, 2103515547, 1421634232, 1173146493, 1086273573,
-    1352813573, 1458681737, 1222924658, 1222924658,
+/// Compiled layer 1 multipliers and right shifts (per row group).
+static C1_SCALE: [::axon_core::kernels::packed4::Scale; 3] = [
+    ::axon_core::kernels::packed4::Scale::new([1222924658, 1517753461, 1140104651, 1164016100], [8, 8, 8, 8]),
+    ::axon_core::kernels::packed4::Scale::new([2103515547, 1421634232, 1173146493, 1086273573], [9, 8, 8, 8]),
+    ::axon_core::kernels::packed4::Scale::new([1352813573, 1458681737, 1458681737, 1458681737], [8, 8, 8, 8]),
 ];
-/// Compiled layer 1 right shifts minus one (−shift − 1).
-static C1_PRE_SHIFT: [u8; 12] = [
-    7, 7, 7, 7, 8, 7, 7, 7, 7, 7, 7, 7,
+/// Compiled softmax: the exponentials that can still move an output code (≥ 2^22, Q0.31).
+static C2_EXP: [i32; 34] = [
+    2147483647, 1778431982, 1472802951, 1219697219, 1010088304, 836501688, 692746286, 573695700,
+    475104250, 393456191, 325839527, 269842999, 223469619, 185065705, 153261590, 126923113,
+    105110973, 87047341, 72087985, 59699443, 49439905, 40943510, 33907241, 28080177,
+    23254510, 19258153, 15948580, 13207767, 10937971, 9058248, 7501560, 6212394,
+    5144774, 4260630,
+];
+/// Compiled softmax: the rest's terms in the sum (`RoundingDivideByPOT(e, 12)`).
+static C2_EXP_SUM: [u16; 40] = [
+    861, 713, 591, 489, 405, 336, 278, 230, 191, 158, 131, 108, 90, 74, 61, 51,
+    42, 35, 29, 24, 20, 16, 14, 11, 9, 8, 6, 5, 4, 4, 3, 2,
+    2, 2, 1, 1, 1, 1, 1, 1,
 ];
 /// Activation buffer size of the compiled model, in quads (`Buffers<QUADS>`: 256 bytes).
 pub const QUADS: usize = 16;
@@ -413,9 +430,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 2
         64,
         32,
         &C0_STREAM,
-        &L0_MULTIPLIER,
-        &C0_PRE_SHIFT,
-        109,
+        &C0_SCALE,
         -128,
         -128,
         127,
@@ -424,9 +439,7 @@ pub static COMPILED_LAYERS: [::axon_core::int8::compiled::DenseLayer<'static>; 2
         32,
         10,
         &C1_STREAM,
-        &C1_MULTIPLIER,
-        &C1_PRE_SHIFT,
-        128,
+        &C1_SCALE,
         34,
         -128,
         127,
@@ -438,6 +451,6 @@ pub static COMPILED: ::axon_core::int8::compiled::Model<'static, ::axon_core::in
         Some(::axon_core::int8::Standardize { mean: &PREPROCESS_MEAN, std: &PREPROCESS_STD }),
         ::axon_core::quant::QuantParams::new(0.16060853_f32, -109),
         &COMPILED_LAYERS,
-        Some(&L2_EXP),
+        Some(::axon_core::int8::compiled::SoftmaxTable::new(&C2_EXP, &C2_EXP_SUM)),
         ::axon_core::quant::QuantParams::new(0.00390625_f32, -128),
     );
