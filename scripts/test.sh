@@ -62,8 +62,8 @@ done
 # the digits and sine data through the firmware (f32 and int8) equals the
 # host bit for bit, the same binaries pass on the Cortex-M7 (mps2-an500), the
 # parity binary built for the soft-float ABI (thumbv7em-none-eabi) matches
-# too, and a thumbv6m build (scalar kernel) matches on a Cortex-M0 (QEMU
-# micro:bit).
+# too, a thumbv6m build (scalar kernel) matches on a Cortex-M0 (QEMU
+# micro:bit), and the demo application runs to its end.
 section "firmware: Cortex-M4F under QEMU, DSP kernel, host <-> firmware parity"
 host_triple="$(rustc -vV | sed -n 's/^host: //p')"
 (

@@ -77,6 +77,11 @@ fn json_blob_and_rust_source_agree_bit_for_bit_on_every_digit() {
             want_y.map(f32::to_bits),
             "compiled, row {r}: values"
         );
+        assert_eq!(
+            compiled.classify(row, &mut buffers).unwrap(),
+            want_class,
+            "compiled, row {r}: class"
+        );
         for (name, model) in &models {
             model
                 .run(row, &mut scratch, &mut got_q, &mut got_y)

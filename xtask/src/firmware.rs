@@ -268,6 +268,19 @@ pub fn soft_float() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo application (`firmware/src/bin/demo.rs`: the embedded-hal app
+/// loop, replayed sensor frames, the compiled digits model) run to its end
+/// in QEMU.
+pub fn demo() -> anyhow::Result<()> {
+    let elf = build("demo", "release", &[], "target", &[])?;
+    let text = qemu(&elf, "mps2-an386")?;
+    let Some(last) = text.lines().find(|l| l.contains("demo:")) else {
+        bail!("the demo firmware printed no `demo:` summary:\n{text}");
+    };
+    println!("mps2-an386 (Cortex-M4F): {}", last.trim());
+    Ok(())
+}
+
 /// Instructions per layer and per inference, DSP kernel and scalar.
 pub fn bench() -> anyhow::Result<()> {
     let elf = build("bench", "release", &[], "target", &[])?;

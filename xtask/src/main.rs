@@ -10,9 +10,10 @@
 //! cargo xtask footprint           flash and RAM of model + engine (with/without the model)
 //! cargo xtask m7                  the same firmware on the Cortex-M7 (mps2-an500)
 //! cargo xtask soft-float          the parity firmware built for thumbv7em-none-eabi (no FPU ABI)
+//! cargo xtask demo                the demo application (replayed sensor, compiled model) in QEMU
 //! cargo xtask m0                  the core on a Cortex-M0 (thumbv6m, QEMU microbit), sine parity
 //! cargo xtask verify [--dir D]   an exported model (axon demo's by default) in QEMU == axon predict
-//! cargo xtask ci                  check-models, kernel-test, parity, m7, soft-float, m0 (the README's test command)
+//! cargo xtask ci                  check-models, kernel-test, parity, m7, soft-float, m0, demo (the README's test command)
 //! ```
 
 mod firmware;
@@ -51,6 +52,8 @@ enum Command {
     M7,
     /// The parity firmware built for the soft-float ABI (thumbv7em-none-eabi).
     SoftFloat,
+    /// The demo application (replayed sensor frames, compiled model) in QEMU.
+    Demo,
     /// The core's scalar path on a Cortex-M0 (thumbv6m).
     M0,
     /// An exported model (`model.json`, `model.int8.json`, `model.axon` in
@@ -66,7 +69,7 @@ enum Command {
         #[arg(long, default_value = "mps2-an386")]
         machine: String,
     },
-    /// What CI runs: check-models, kernel-test, parity, m7, soft-float, m0.
+    /// What CI runs: check-models, kernel-test, parity, m7, soft-float, m0, demo.
     Ci,
 }
 
@@ -85,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         Command::Footprint => firmware::footprint(),
         Command::M7 => firmware::m7(),
         Command::SoftFloat => firmware::soft_float(),
+        Command::Demo => firmware::demo(),
         Command::M0 => firmware::m0(),
         Command::Verify { dir, data, machine } => {
             verify::verify(&verify::Exported::in_dir(&dir), &data, &machine).map(|_| ())
@@ -95,7 +99,8 @@ fn main() -> anyhow::Result<()> {
             firmware::parity()?;
             firmware::m7()?;
             firmware::soft_float()?;
-            firmware::m0()
+            firmware::m0()?;
+            firmware::demo()
         }
     }
 }

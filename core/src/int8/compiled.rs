@@ -260,6 +260,18 @@ impl<'a> SoftmaxTable<'a> {
     pub fn sum_term(e: i32) -> u32 {
         (e.max(0) as u32 + (1 << 11)) >> 12
     }
+
+    /// The `tail` of a full table: the [`sum_term`](Self::sum_term)s of the
+    /// entries past its [`head_len`](Self::head_len), trailing zeros
+    /// dropped.
+    pub fn tail_terms(table: &[i32]) -> impl Iterator<Item = u16> + '_ {
+        let rest = table.get(Self::head_len(table)..).unwrap_or(&[]);
+        let len = rest
+            .iter()
+            .rposition(|&e| Self::sum_term(e) > 0)
+            .map_or(0, |i| i + 1);
+        rest[..len].iter().map(|&e| Self::sum_term(e) as u16)
+    }
 }
 
 /// The two activation buffers of an inference: `N` [`Quad`]s each, at
@@ -410,16 +422,75 @@ impl<'a, R: Requant> Model<'a, R> {
         buf: &mut Buffers<N>,
         codes: &mut [i8],
     ) -> Result<(), Error> {
-        if x.len() != self.input_len {
-            return Err(Error::ShapeMismatch {
-                expected: self.input_len,
-                found: x.len(),
-            });
-        }
         if codes.len() != self.output_len {
             return Err(Error::ShapeMismatch {
                 expected: self.output_len,
                 found: codes.len(),
+            });
+        }
+        let Some((out, zp)) = self.forward(x, buf)? else {
+            return Ok(());
+        };
+        for (i, c) in codes.iter_mut().enumerate() {
+            // Staged order [y0, y2, y1, y3] back to natural order; staged
+            // as 2·(code − zero point).
+            let j = staged_index(i);
+            if let Some(&v) = out.get(j / 4).and_then(|q| q.0.get(j % 4)) {
+                *c = ((v >> 1) as i32 + zp) as i8;
+            }
+        }
+        if let Some(t) = &self.softmax {
+            softmax(t, codes);
+        }
+        Ok(())
+    }
+
+    /// The predicted class, as [`super::Model::classify`] picks it: the
+    /// first largest output code, taken before a final softmax (whose
+    /// 1/256 steps can tie two close classes; it is not computed); a single
+    /// output is a binary classifier, class 1 when its dequantized value
+    /// is ≥ 0.5. Errors as [`run`](Self::run).
+    pub fn classify<const N: usize>(
+        &self,
+        x: &[f32],
+        buf: &mut Buffers<N>,
+    ) -> Result<usize, Error> {
+        if self.output_len == 1 {
+            let mut code = [0i8];
+            self.run_codes(x, buf, &mut code)?;
+            return Ok(usize::from(self.output.dequantize(code[0]) >= 0.5));
+        }
+        let Some((out, _)) = self.forward(x, buf)? else {
+            return Err(Error::ShapeMismatch {
+                expected: 1,
+                found: 0,
+            });
+        };
+        // Staged values are 2·(code − zero point): ordered as the codes.
+        let mut best = (0, i16::MIN);
+        for i in 0..self.output_len {
+            let j = staged_index(i);
+            let v = out.get(j / 4).and_then(|q| q.0.get(j % 4)).copied();
+            if let Some(v) = v.filter(|&v| v > best.1 || i == 0) {
+                best = (i, v);
+            }
+        }
+        Ok(best.0)
+    }
+
+    /// Checks the input and buffer lengths, then stages `x` and runs every
+    /// layer: the last layer's staged output and its zero point (`None`
+    /// for a model without layers, which `new` does not make).
+    #[inline(always)]
+    fn forward<'b, const N: usize>(
+        &self,
+        x: &[f32],
+        buf: &'b mut Buffers<N>,
+    ) -> Result<Option<(&'b [Quad], i32)>, Error> {
+        if x.len() != self.input_len {
+            return Err(Error::ShapeMismatch {
+                expected: self.input_len,
+                found: x.len(),
             });
         }
         if N < self.quads {
@@ -430,27 +501,15 @@ impl<'a, R: Requant> Model<'a, R> {
             });
         }
         let Some(last) = self.layers.last() else {
-            return Ok(());
+            return Ok(None);
         };
-        let (mut src, mut dst): (&mut [Quad], &mut [Quad]) = (&mut buf.a, &mut buf.b);
+        let (mut src, mut dst): (&'b mut [Quad], &'b mut [Quad]) = (&mut buf.a, &mut buf.b);
         self.stage_input(x, src, -self.input.zero_point);
         for l in self.layers {
             R::dense(&l.kernel, src, dst);
             (src, dst) = (dst, src);
         }
-        let zp = last.output_offset();
-        for (i, c) in codes.iter_mut().enumerate() {
-            // Staged order [y0, y2, y1, y3] back to natural order; staged
-            // as 2·(code − zero point).
-            let j = staged_index(i);
-            if let Some(&v) = src.get(j / 4).and_then(|q| q.0.get(j % 4)) {
-                *c = ((v >> 1) as i32 + zp) as i8;
-            }
-        }
-        if let Some(t) = &self.softmax {
-            softmax(t, codes);
-        }
-        Ok(())
+        Ok(Some((src, last.output_offset())))
     }
 
     /// Standardises and quantizes `x` into `dst` as staged inputs:
@@ -567,14 +626,10 @@ mod tests {
     /// A full exponential table in the compiled form.
     fn split_table(table: &[i32]) -> (Vec<i32>, Vec<u16>) {
         let h = SoftmaxTable::head_len(table);
-        let mut tail: Vec<u16> = table[h..]
-            .iter()
-            .map(|&e| SoftmaxTable::sum_term(e) as u16)
-            .collect();
-        while tail.last() == Some(&0) {
-            tail.pop();
-        }
-        (table[..h].to_vec(), tail)
+        (
+            table[..h].to_vec(),
+            SoftmaxTable::tail_terms(table).collect(),
+        )
     }
 
     /// One random dense layer in both forms' constants.
@@ -760,6 +815,11 @@ mod tests {
             g.run(&x, &mut scratch, &mut c1, &mut y1).unwrap();
             c.run(&x, &mut buf, &mut c2, &mut y2).unwrap();
             assert_eq!(c1, c2, "seed {seed} widths {widths:?}");
+            assert_eq!(
+                g.classify(&x, &mut scratch).unwrap(),
+                c.classify(&x, &mut buf).unwrap(),
+                "class, seed {seed} widths {widths:?}"
+            );
             let bits = |y: &[f32]| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&y1), bits(&y2));
             distinct.extend(c1);

@@ -339,6 +339,32 @@ mod imp {
         };
     }
 
+    /// The input routines' entry: the FPU named (naked functions are
+    /// assembled without the target's FPU features; the Cortex-M4F's is
+    /// FPv4-SP), r4–r8, lr and s16 saved, the `Stage` loaded: r1 inputs,
+    /// r4 output, r12 groups, r5 `2·zp + 1`, r6 offset pair, s16 scale.
+    #[cfg(target_abi = "eabihf")]
+    macro_rules! stage_enter {
+        () => {
+            concat!(
+                ".fpu fpv4-sp-d16\n",
+                "push {{r4-r8, lr}}\n",
+                "vpush {{s16}}\n",
+                "ldm r0, {{r1, r4, r12}}\n",
+                "ldrd r5, r6, [r0, #12]\n",
+                "vldr s16, [r0, #20]\n",
+            )
+        };
+    }
+
+    /// The input routines' exit.
+    #[cfg(target_abi = "eabihf")]
+    macro_rules! stage_leave {
+        () => {
+            concat!("vpop {{s16}}\n", "pop {{r4-r8, pc}}\n")
+        };
+    }
+
     /// See `stage_groups`: r0 = the `Stage`. Per group of four: `VLDM` the
     /// inputs, then `stage_quad!`.
     ///
@@ -348,20 +374,12 @@ mod imp {
     #[unsafe(naked)]
     unsafe extern "C" fn stage_rows(a: *const Stage) {
         core::arch::naked_asm!(
-            // Naked functions are assembled without the target's FPU
-            // features: name the Cortex-M4F's (FPv4-SP) explicitly.
-            ".fpu fpv4-sp-d16",
-            "push {{r4-r8, lr}}",
-            "vpush {{s16}}",
-            "ldm r0, {{r1, r4, r12}}",
-            "ldrd r5, r6, [r0, #12]",
-            "vldr s16, [r0, #20]",
+            stage_enter!(),
             "1:",
             "vldmia r1!, {{s0-s3}}",
             stage_quad!(),
             "bne 1b",
-            "vpop {{s16}}",
-            "pop {{r4-r8, pc}}",
+            stage_leave!(),
         )
     }
 
@@ -374,12 +392,7 @@ mod imp {
     #[unsafe(naked)]
     unsafe extern "C" fn stage_rows_std(a: *const Stage) {
         core::arch::naked_asm!(
-            ".fpu fpv4-sp-d16",
-            "push {{r4-r8, lr}}",
-            "vpush {{s16}}",
-            "ldm r0, {{r1, r4, r12}}",
-            "ldrd r5, r6, [r0, #12]",
-            "vldr s16, [r0, #20]",
+            stage_enter!(),
             "ldrd r2, r3, [r0, #24]",
             "1:",
             "vldmia r1!, {{s0-s3}}",
@@ -395,8 +408,7 @@ mod imp {
             "vdiv.f32 s3, s3, s11",
             stage_quad!(),
             "bne 1b",
-            "vpop {{s16}}",
-            "pop {{r4-r8, pc}}",
+            stage_leave!(),
         )
     }
 

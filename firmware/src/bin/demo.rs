@@ -8,6 +8,7 @@
 #![no_std]
 #![no_main]
 
+use axon_core::int8::compiled::Buffers;
 use axon_firmware::app::{App, Classifier, Timing, ADDRESS, PIXELS, PIXEL_REGISTER};
 use axon_firmware::mcu;
 use axon_firmware::models::{digits_int8, input_row, DIGITS_INPUTS};
@@ -101,16 +102,18 @@ impl OutputPin for Led0 {
     }
 }
 
-/// The int8 digits model as the app's classifier.
+/// The int8 digits model as the app's classifier: the compiled engine
+/// (`COMPILED`, same classes as the generic `MODEL`; the final softmax is
+/// not computed, the class is the largest logit's).
 struct Digits {
-    scratch: [i8; digits_int8::SCRATCH_LEN],
+    buf: Buffers<{ digits_int8::QUADS }>,
 }
 
 impl Classifier for Digits {
     type Error = axon_core::Error;
     fn classify(&mut self, pixels: &[f32; PIXELS]) -> Result<u8, Self::Error> {
-        digits_int8::MODEL
-            .classify(pixels, &mut self.scratch)
+        digits_int8::COMPILED
+            .classify(pixels, &mut self.buf)
             .map(|c| c as u8)
     }
 }
@@ -122,7 +125,7 @@ fn main() -> ! {
         register: 0,
     };
     let model = Digits {
-        scratch: [0; digits_int8::SCRATCH_LEN],
+        buf: Buffers::new(),
     };
     let timing = Timing {
         blink_ms: 2,

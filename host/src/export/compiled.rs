@@ -236,13 +236,7 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
             }
             Int8Layer::Softmax { exp_table, .. } => {
                 let h = SoftmaxTable::head_len(exp_table);
-                let mut tail: Vec<u16> = exp_table[h..]
-                    .iter()
-                    .map(|&e| SoftmaxTable::sum_term(e) as u16)
-                    .collect();
-                while tail.last() == Some(&0) {
-                    tail.pop();
-                }
+                let tail: Vec<u16> = SoftmaxTable::tail_terms(exp_table).collect();
                 let _ = writeln!(
                     s,
                     "/// Compiled softmax: the exponentials that can still move an output code (≥ 2^22, Q0.31)."
