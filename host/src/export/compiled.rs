@@ -14,9 +14,18 @@ use crate::quantize::{Int8Layer, Int8Model};
 
 /// Whether the compiled engine can run `m`, and if not, why.
 pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
+    compile(m).map(|_| ())
+}
+
+/// A dense layer in the compiled layout: its stream and its scales.
+type Packed = (Vec<Block>, Vec<Scale>);
+
+/// The packed stream and scales of each dense layer of `m`, in order, or
+/// why the compiled engine cannot run it.
+fn compile(m: &Int8Model) -> Result<Vec<Packed>, String> {
     let max_shift = 31;
     let n = m.layers.len();
-    let mut dense = 0;
+    let mut dense = Vec::new();
     // Each layer's input zero point is the previous output's (the model
     // input's first): the compiled form stages activations with it.
     let mut zp = m.input.zero_point;
@@ -36,7 +45,6 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
                     ));
                 }
                 zp = output.zero_point;
-                dense += 1;
                 if let Some(s) = shift.iter().find(|&&s| !(1..=max_shift).contains(&-s)) {
                     return Err(format!(
                         "layer {i} has a requantization shift of {s}; the compiled engine takes right \
@@ -46,7 +54,7 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
                 if multiplier.iter().any(|&v| v < 0) {
                     return Err(format!("layer {i} has a negative multiplier"));
                 }
-                compiled_layer(l).map_err(|why| format!("layer {i}: {why}"))?;
+                dense.push(compiled_layer(l).map_err(|why| format!("layer {i}: {why}"))?);
             }
             Int8Layer::Softmax { .. } if i + 1 == n && i > 0 => {}
             Int8Layer::Softmax { .. } => {
@@ -62,16 +70,16 @@ pub fn compiled_support(m: &Int8Model) -> Result<(), String> {
             }
         }
     }
-    if dense == 0 {
+    if dense.is_empty() {
         return Err("the model has no dense layer".into());
     }
-    Ok(())
+    Ok(dense)
 }
 
 /// A dense layer's stream and scales, checked as the compiled model's
 /// `const` initializer will check them (so a model that would not compile
 /// gets a reason instead of a compile error).
-fn compiled_layer(l: &Int8Layer) -> Result<(Vec<Block>, Vec<Scale>), String> {
+fn compiled_layer(l: &Int8Layer) -> Result<Packed, String> {
     let Int8Layer::FullyConnected {
         inputs,
         outputs,
@@ -127,25 +135,21 @@ fn identity_preprocess(m: &Int8Model) -> bool {
     m.preprocess.mean.iter().all(|v| v.to_bits() == 0) && m.preprocess.std.iter().all(|&v| v == 1.0)
 }
 
-/// The number of multipliers of a dense layer (1 per tensor).
-fn multiplier_len(l: &Int8Layer) -> usize {
-    match l {
-        Int8Layer::FullyConnected { multiplier, .. } => multiplier.len(),
-        _ => 0,
-    }
-}
-
 /// The compiled items (after the generic model's), or a comment saying
 /// why there are none.
 pub fn write_compiled(m: &Int8Model, s: &mut String) {
     s.push('\n');
-    if let Err(why) = compiled_support(m) {
-        let _ = writeln!(
-            s,
-            "// No compiled form (`axon_core::int8::compiled`): {why}."
-        );
-        return;
-    }
+    let packed_layers = match compile(m) {
+        Ok(p) => p,
+        Err(why) => {
+            let _ = writeln!(
+                s,
+                "// No compiled form (`axon_core::int8::compiled`): {why}."
+            );
+            return;
+        }
+    };
+    let mut packed_layers = packed_layers.into_iter();
     let _ = writeln!(
         s,
         "// The compiled form (`axon_core::int8::compiled`): the same model, weights in 4×4 blocks,"
@@ -166,14 +170,16 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
             Int8Layer::FullyConnected {
                 inputs,
                 outputs,
+                multiplier,
                 output,
                 act_min,
                 act_max,
                 ..
             } => {
                 quads = quads.max(outputs.div_ceil(4));
-                let Ok((packed, scales)) = compiled_layer(l) else {
-                    continue; // compiled_support checked every layer
+                // `compile` packed every dense layer, in this order.
+                let Some((packed, scales)) = packed_layers.next() else {
+                    break;
                 };
                 let blocks = packed.len();
                 let groups = inputs.div_ceil(4);
@@ -215,7 +221,7 @@ pub fn write_compiled(m: &Int8Model, s: &mut String) {
                 let _ = writeln!(
                     s,
                     "/// Compiled layer {i} multipliers and right shifts ({}).",
-                    if scales.len() == 1 && multiplier_len(l) == 1 {
+                    if multiplier.len() == 1 {
                         "per tensor"
                     } else {
                         "per row group"
