@@ -32,7 +32,7 @@
 use core::marker::PhantomData;
 
 use super::Standardize;
-use crate::kernels::packed4::{self, requant_double, staged_index, Block, Quad, Scale};
+use crate::kernels::packed4::{self, requant_double, staged_index, Quad};
 use crate::quant::softmax::{get_reciprocal, saturating_shl};
 use crate::quant::{QuantParams, Rounding};
 use crate::Error;
@@ -98,96 +98,13 @@ impl Requant for SingleRounding {
     }
 }
 
-/// A fully connected layer in the compiled layout (the kernel's
-/// [`packed4::PackedDense`]). Its input zero point is the previous
-/// layer's output zero point (the model input's for the first layer):
-/// activations are staged between layers with it.
-#[derive(Debug, Clone, Copy)]
-#[repr(transparent)]
-pub struct DenseLayer<'a> {
-    kernel: packed4::PackedDense<'a>,
-}
-
-impl<'a> DenseLayer<'a> {
-    /// A layer from its constants: `stream` from [`packed4::pack_layer`]
-    /// (per row group: four biases, then the weight blocks); `scale` one
-    /// [`Scale`] (per tensor) or one per row group (per channel); the
-    /// output zero point and the clamp.
-    ///
-    /// # Panics
-    /// As [`try_new`](Self::try_new)'s errors. In a `static` initializer
-    /// (as the export writes it) that is a compile error.
-    pub const fn new(
-        inputs: usize,
-        outputs: usize,
-        stream: &'a [Block],
-        scale: &'a [Scale],
-        output_offset: i32,
-        act_min: i8,
-        act_max: i8,
-    ) -> Self {
-        match Self::try_new(
-            inputs,
-            outputs,
-            stream,
-            scale,
-            output_offset,
-            act_min,
-            act_max,
-        ) {
-            Ok(l) => l,
-            Err(why) => panic!("{}", why),
-        }
-    }
-
-    /// [`new`](Self::new), or why the constants do not make a layer (the
-    /// zero point's range and [`packed4::PackedDense::try_new`]'s checks).
-    pub const fn try_new(
-        inputs: usize,
-        outputs: usize,
-        stream: &'a [Block],
-        scale: &'a [Scale],
-        output_offset: i32,
-        act_min: i8,
-        act_max: i8,
-    ) -> Result<Self, &'static str> {
-        if output_offset < -128 || output_offset > 127 {
-            return Err("output zero point out of range");
-        }
-        match packed4::PackedDense::try_new(
-            inputs,
-            outputs,
-            stream,
-            scale,
-            output_offset as i8,
-            act_min,
-            act_max,
-        ) {
-            Ok(kernel) => Ok(DenseLayer { kernel }),
-            Err(why) => Err(why),
-        }
-    }
-
-    /// Input width.
-    pub const fn inputs(&self) -> usize {
-        self.kernel.inputs()
-    }
-
-    /// Output width.
-    pub const fn outputs(&self) -> usize {
-        self.kernel.outputs()
-    }
-
-    /// The output zero point (the next layer's input zero point).
-    pub const fn output_offset(&self) -> i32 {
-        self.kernel.output_offset()
-    }
-
-    /// The layer in the kernel's terms (to run or measure it alone).
-    pub const fn kernel(&self) -> &packed4::PackedDense<'a> {
-        &self.kernel
-    }
-}
+/// A fully connected layer in the compiled layout: the kernel's
+/// [`packed4::PackedDense`] (`DenseLayer::new(inputs, outputs, stream,
+/// scale, output_zero_point, act_min, act_max)`, checked when it
+/// compiles). Its input zero point is the previous layer's output zero
+/// point (the model input's for the first layer): activations are staged
+/// between layers with it.
+pub type DenseLayer<'a> = packed4::PackedDense<'a>;
 
 /// The final softmax's exponentials as the compiled engine keeps them:
 /// the table `quant::softmax_exp_table` makes, cut where its entries
@@ -506,7 +423,7 @@ impl<'a, R: Requant> Model<'a, R> {
         let (mut src, mut dst): (&'b mut [Quad], &'b mut [Quad]) = (&mut buf.a, &mut buf.b);
         self.stage_input(x, src, -self.input.zero_point);
         for l in self.layers {
-            R::dense(&l.kernel, src, dst);
+            R::dense(l, src, dst);
             (src, dst) = (dst, src);
         }
         Ok(Some((src, last.output_offset())))
@@ -604,7 +521,7 @@ fn reciprocal(sum: u32) -> (i32, i32) {
 mod tests {
     use super::*;
     use crate::int8::{FullyConnected, Layer, Layers, Model as Generic};
-    use crate::kernels::packed4::{pack_layer, stream_len};
+    use crate::kernels::packed4::{pack_layer, stream_len, Block, Scale};
     use crate::quant::softmax::{exp_table_len, softmax_exp_table, SoftmaxParams, SOFTMAX_OUTPUT};
     use crate::quant::{quantize_multiplier, Rounding};
     use std::vec;

@@ -732,7 +732,7 @@ impl<'a> PackedDense<'a> {
         outputs: usize,
         stream: &'a [Block],
         scale: &'a [Scale],
-        output_offset: i8,
+        output_offset: i32,
         act_min: i8,
         act_max: i8,
     ) -> Self {
@@ -751,7 +751,8 @@ impl<'a> PackedDense<'a> {
     }
 
     /// [`new`](Self::new), or why the constants do not make a layer:
-    /// inconsistent lengths or ranges, more than 65,535 inputs or outputs,
+    /// inconsistent lengths or ranges (the output zero point outside the
+    /// int8 range among them), more than 65,535 inputs or outputs,
     /// or a row whose doubled accumulator could leave the i32 range for
     /// some input (`2·(|bias| + 255·Σ|w|) > 2^31 − 1`: a bias near the
     /// i32 limits, which no trained layer has).
@@ -760,7 +761,7 @@ impl<'a> PackedDense<'a> {
         outputs: usize,
         stream: &'a [Block],
         scale: &'a [Scale],
-        output_offset: i8,
+        output_offset: i32,
         act_min: i8,
         act_max: i8,
     ) -> Result<Self, &'static str> {
@@ -779,6 +780,9 @@ impl<'a> PackedDense<'a> {
         }
         if act_min > act_max {
             return Err("empty clamp");
+        }
+        if output_offset < -128 || output_offset > 127 {
+            return Err("output zero point out of range");
         }
         // Every row's doubled accumulator stays in the i32 range:
         // |2·bias| + Σ |w|·2·255 (|x + offset| ≤ 255).
@@ -830,7 +834,7 @@ impl<'a> PackedDense<'a> {
             } else {
                 0
             },
-            output_offset,
+            output_offset: output_offset as i8,
             act_min,
             act_max,
             inputs: inputs as u16,

@@ -304,7 +304,7 @@ fn packed_cases(rng: &mut Rng) {
             rows,
             &blocks[..nb],
             &scales[..nsc],
-            zp as i8,
+            zp,
             act_min,
             act_max,
         );
