@@ -234,18 +234,7 @@ mod imp {
 
     /// Without an FPU (soft-float ABI) the caller's loop stages them all.
     #[cfg(not(target_abi = "eabihf"))]
-    #[inline(always)]
-    pub(super) fn stage_groups(
-        _x: &[f32],
-        _standardize: Option<(&[f32], &[f32])>,
-        _scale: f32,
-        _zero_point: i32,
-        _offset: i32,
-        _out: &mut [Quad],
-        _groups: usize,
-    ) -> usize {
-        0
-    }
+    pub(super) use super::stage_none as stage_groups;
 
     #[cfg(target_abi = "eabihf")]
     #[inline(always)]
@@ -622,18 +611,7 @@ mod imp {
     }
 
     /// No assembly here: the caller's loop stages every input.
-    #[inline(always)]
-    pub(super) fn stage_groups(
-        _x: &[f32],
-        _standardize: Option<(&[f32], &[f32])>,
-        _scale: f32,
-        _zero_point: i32,
-        _offset: i32,
-        _out: &mut [Quad],
-        _groups: usize,
-    ) -> usize {
-        0
-    }
+    pub(super) use super::stage_none as stage_groups;
 
     #[inline(always)]
     pub(super) fn dot4(w: &[Block], x: &[Quad], n: usize, acc: [i32; 4]) -> [i32; 4] {
@@ -942,6 +920,22 @@ impl<'a> PackedDense<'a> {
             o.0 = [codes[0], codes[2], codes[1], codes[3]].map(|v| (2 * (v - zp)) as i16);
         }
     }
+}
+
+/// `stage_groups` where there is no input routine (no DSP extension, or
+/// the soft-float ABI): stages nothing, so the caller's loop does it all.
+#[cfg(not(all(axon_arm_dsp, target_abi = "eabihf")))]
+#[inline(always)]
+fn stage_none(
+    _x: &[f32],
+    _standardize: Option<(&[f32], &[f32])>,
+    _scale: f32,
+    _zero_point: i32,
+    _offset: i32,
+    _out: &mut [Quad],
+    _groups: usize,
+) -> usize {
+    0
 }
 
 /// Quantizes whole groups of four float inputs straight into staged
