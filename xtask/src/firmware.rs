@@ -44,14 +44,35 @@ pub(crate) fn build(
     sub: &str,
     envs: &[(&str, &str)],
 ) -> anyhow::Result<PathBuf> {
+    build_for(TARGET, bin, profile, features, sub, envs)
+}
+
+/// [`build`] for another target than the firmware's default.
+fn build_for(
+    target: &str,
+    bin: &str,
+    profile: &str,
+    features: &[&str],
+    sub: &str,
+    envs: &[(&str, &str)],
+) -> anyhow::Result<PathBuf> {
     let feats = features.join(",");
-    let mut args = vec!["build", "--quiet", "--profile", profile, "--bin", bin];
+    let mut args = vec![
+        "build",
+        "--quiet",
+        "--profile",
+        profile,
+        "--bin",
+        bin,
+        "--target",
+        target,
+    ];
     if !feats.is_empty() {
         args.extend_from_slice(&["--features", &feats]);
     }
     cargo_fw(&args, sub, envs)?;
     let dir = if profile == "dev" { "debug" } else { profile };
-    Ok(fw_dir().join(sub).join(TARGET).join(dir).join(bin))
+    Ok(fw_dir().join(sub).join(target).join(dir).join(bin))
 }
 
 /// Runs an ELF in QEMU through `firmware/qemu-run.sh`; returns the decoded
@@ -248,20 +269,7 @@ pub fn parity() -> anyhow::Result<()> {
 pub fn soft_float() -> anyhow::Result<()> {
     models::check()?;
     let target = "thumbv7em-none-eabi";
-    cargo_fw(
-        &[
-            "build",
-            "--quiet",
-            "--release",
-            "--bin",
-            "parity",
-            "--target",
-            target,
-        ],
-        "target",
-        &[],
-    )?;
-    let elf = fw_dir().join("target").join(target).join("release/parity");
+    let elf = build_for(target, "parity", "release", &[], "target", &[])?;
     let text = qemu(&elf, "mps2-an386")?;
     let n = compare_all(&text)?;
     println!("mps2-an386 (Cortex-M4F), soft-float build ({target}): parity binary matches `axon predict` on {n} samples");
@@ -374,22 +382,14 @@ pub fn footprint() -> anyhow::Result<()> {
 /// thumbv6m-none-eabi (scalar int8 kernel) on QEMU's micro:bit, every sine
 /// row compared with `axon predict`.
 pub fn m0() -> anyhow::Result<()> {
-    cargo_fw(
-        &[
-            "build",
-            "--quiet",
-            "--release",
-            "--bin",
-            "m0",
-            "--features",
-            "microbit",
-            "--target",
-            "thumbv6m-none-eabi",
-        ],
+    let elf = build_for(
+        "thumbv6m-none-eabi",
+        "m0",
+        "release",
+        &["microbit"],
         "target",
         &[],
     )?;
-    let elf = fw_dir().join("target/thumbv6m-none-eabi/release/m0");
     let text = qemu(&elf, "microbit")?;
     if let Some(line) = text.lines().find(|l| l.contains("m0:")) {
         println!("microbit (Cortex-M0): {}", line.trim());
