@@ -14,6 +14,8 @@ pub mod int8;
 pub mod kernels;
 pub mod layers;
 pub mod quant;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::Error;
 pub use layers::{Activation, Dense, Layer, Residual, Seq};

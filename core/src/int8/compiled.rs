@@ -527,18 +527,7 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn range(&mut self, lo: i64, hi: i64) -> i64 {
-            lo + (self.next() % (hi - lo + 1) as u64) as i64
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// A full exponential table in the compiled form.
     fn split_table(table: &[i32]) -> (Vec<i32>, Vec<u16>) {

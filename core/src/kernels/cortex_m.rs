@@ -833,13 +833,8 @@ mod tests {
     }
 
     fn sweep_mode(rows: usize, cols: usize, seed: u64, off: i32, rounding: Rounding) {
-        let mut s = seed | 1;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = crate::test_rng::Rng(seed | 1);
+        let mut next = || rng.next();
         // Only the codes used are drawn (Miri runs these tests too).
         let mut w = [0i8; 40 * 150];
         w[..rows * cols].iter_mut().for_each(|v| *v = next() as i8);

@@ -1044,13 +1044,8 @@ mod tests {
     #[test]
     fn trunc2_rounding_equals_tflite_quantize() {
         use crate::quant::QuantParams;
-        let mut s = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = crate::test_rng::Rng(0x1234_5678_9abc_def1u64);
+        let mut next = || rng.next();
         let specials = [
             0.0f32,
             -0.0,
@@ -1108,13 +1103,8 @@ mod tests {
 
     #[test]
     fn doubled_requantization_equals_the_reference() {
-        let mut s = 0x0bad_cafe_1234_5677u64;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = crate::test_rng::Rng(0x0bad_cafe_1234_5677u64);
+        let mut next = || rng.next();
         let edges = [0, 1, -1, (1 << 30) - 1, -(1 << 30), 12_345, -12_345, 3, -3];
         let ms = [0, 1, 1 << 30, i32::MAX, 1_518_500_250];
         for &acc in &edges {
@@ -1187,13 +1177,8 @@ mod tests {
             cols in 1usize..=37,
             seed in any::<u64>(),
         ) {
-            let mut s = seed | 1;
-            let mut next = || {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s
-            };
+            let mut rng = crate::test_rng::Rng(seed | 1);
+            let mut next = || rng.next();
             let w: Vec<i8> = (0..rows * cols).map(|_| next() as i8).collect();
             let x: Vec<i16> = (0..cols).map(|_| (next() % 384) as i16 - 128).collect();
             let bias: Vec<i32> = (0..rows).map(|_| (next() as i32) >> 2).collect();
