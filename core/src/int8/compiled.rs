@@ -248,7 +248,7 @@ impl<'a, R: Requant> Model<'a, R> {
         assert!(!layers.is_empty(), "a model needs a layer");
         let input_len = layers[0].inputs();
         let output_len = layers[layers.len() - 1].outputs();
-        let mut quads = input_len.div_ceil(4);
+        let mut quads = layers[0].input_quads();
         let mut k = 0;
         while k < layers.len() {
             let l = &layers[k];
@@ -256,8 +256,8 @@ impl<'a, R: Requant> Model<'a, R> {
                 k == 0 || layers[k - 1].outputs() == l.inputs(),
                 "layer widths do not chain"
             );
-            if l.outputs().div_ceil(4) > quads {
-                quads = l.outputs().div_ceil(4);
+            if l.output_quads() > quads {
+                quads = l.output_quads();
             }
             k += 1;
         }
