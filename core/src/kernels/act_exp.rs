@@ -339,7 +339,7 @@ pub(crate) unsafe fn softmax(xs: &mut [f32]) {
         let mv = _mm512_set1_ps(m);
         map16!(&mut *xs, |x| expf16(_mm512_sub_ps(x, mv)));
     }
-    let s = super::gemv_f32::Scalar::sum(xs);
+    let s = super::reference::f32::Scalar::sum(xs);
     // SAFETY: AVX-512 F (caller); `map16!` stays inside `xs`.
     unsafe {
         let sv = _mm512_set1_ps(s);
@@ -792,7 +792,7 @@ pub(crate) mod avx2 {
             let mv = _mm256_set1_ps(m);
             map8!(&mut *xs, |x| expf8(_mm256_sub_ps(x, mv)));
         }
-        let s = crate::kernels::gemv_f32::Scalar::sum(xs);
+        let s = crate::kernels::reference::f32::Scalar::sum(xs);
         // SAFETY: AVX2 (caller); `map8!` stays inside `xs`.
         unsafe {
             let sv = _mm256_set1_ps(s);

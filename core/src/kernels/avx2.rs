@@ -16,9 +16,10 @@
 
 use core::arch::x86_64::*;
 
-use super::gemv_f32::{reduce_lanes, F32_LANES};
-use super::gemv_i8::{FullyConnectedParams, Scalar as I8Scalar, I16_OFFSET_RANGE};
-use super::kernel::{fitting_rows, Kernel, KernelId};
+use super::kernel::{Kernel, KernelId};
+use super::reference::f32::{reduce_lanes, F32_LANES};
+use super::reference::i8::{FullyConnectedParams, Scalar as I8Scalar};
+use super::simd::{fitting_rows, I16_OFFSET_RANGE};
 
 /// The AVX2 + FMA kernel. Holding a value proves the CPU has AVX2 and FMA.
 #[derive(Debug, Clone, Copy)]
@@ -335,7 +336,7 @@ pub(crate) unsafe fn tree_rows8(v: [__m256; 8]) -> __m256 {
 unsafe fn gemv_f32_body(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let n = x.len();
     if n == 0 {
-        super::gemv_f32::Scalar::gemv(w, x, b, y);
+        super::reference::f32::Scalar::gemv(w, x, b, y);
         return;
     }
     let rows = fitting_rows(w.len(), n, b.len(), y.len());

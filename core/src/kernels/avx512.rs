@@ -26,9 +26,10 @@
 use core::arch::x86_64::*;
 
 use super::avx2::{tree_rows4, tree_rows8};
-use super::gemv_f32::{reduce_lanes, F32_LANES};
-use super::gemv_i8::{FullyConnectedParams, Scalar as I8Scalar};
-use super::kernel::{fitting_rows, Kernel, KernelId};
+use super::kernel::{Kernel, KernelId};
+use super::reference::f32::{reduce_lanes, F32_LANES};
+use super::reference::i8::{FullyConnectedParams, Scalar as I8Scalar};
+use super::simd::fitting_rows;
 use crate::quant::Rounding;
 
 /// The AVX-512 kernel. Holding a value proves the CPU has AVX-512 F, BW, VL
@@ -300,7 +301,7 @@ unsafe fn row_canonical(w: *const f32, x: *const f32, n: usize) -> f32 {
 unsafe fn gemv_f32_body(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let n = x.len();
     if n == 0 {
-        super::gemv_f32::Scalar::gemv(w, x, b, y);
+        super::reference::f32::Scalar::gemv(w, x, b, y);
         return;
     }
     let rows = fitting_rows(w.len(), n, b.len(), y.len());
@@ -667,7 +668,7 @@ unsafe fn fc_i8_packed_body(
     p: &FullyConnectedParams<'_>,
     y: &mut [i8],
 ) {
-    use super::gemv_i8::{packed_vnni_len, VNNI_COLS};
+    use super::reference::vnni::{packed_vnni_len, VNNI_COLS};
     let cols = x.len();
     let rows = y.len().min(bias.len());
     let fits = packed_vnni_len(rows, cols).is_some_and(|need| packed.len() >= need);
@@ -760,7 +761,7 @@ unsafe fn packed_dots<const NB: usize>(
     groups: usize,
     last: i32,
 ) -> [__m512i; NB] {
-    use super::gemv_i8::VNNI_COLS;
+    use super::reference::vnni::VNNI_COLS;
     // SAFETY: the loads stay inside the `NB` blocks and the `full` input
     // words, as the caller guarantees.
     unsafe {

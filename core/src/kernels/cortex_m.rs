@@ -51,9 +51,9 @@
 //! swept on the host and the instructions themselves in QEMU
 //! (`firmware/src/bin/kernel_test.rs`).
 
-use super::gemv_f32::{reduce_lanes, F32_LANES};
-use super::gemv_i8::{FullyConnectedParams, Scalar};
 use super::kernel::{Kernel, KernelId, Scalar as KernelScalar};
+use super::reference::f32::{reduce_lanes, F32_LANES};
+use super::reference::i8::{FullyConnectedParams, Scalar};
 use crate::quant::{rounding_divide_by_pot, Rounding};
 
 /// Inputs staged per chunk (i16 each: 128 bytes of stack).
@@ -1005,7 +1005,7 @@ mod tests {
     // libm's fmaf detects x86 FMA with `cpuid`, which Miri cannot run.
     #[cfg_attr(miri, ignore)]
     fn cortex_m_gemv_f32_equals_scalar_for_all_small_shapes() {
-        use crate::kernels::gemv_f32::Scalar as F32Scalar;
+        use crate::kernels::reference::f32::Scalar as F32Scalar;
         let mut s = 0x9E37_79B9u32;
         let mut next = || {
             s ^= s << 13;

@@ -25,10 +25,10 @@
 use super::avx2::Avx2;
 #[cfg(target_arch = "x86_64")]
 use super::avx512::Avx512;
-use super::gemv_i8::FullyConnectedParams;
 use super::kernel::{Kernel, KernelId, Scalar};
 #[cfg(target_arch = "aarch64")]
 use super::neon::Neon;
+use super::reference::i8::FullyConnectedParams;
 // Cortex-M DSP (firmware): `cfg(axon_arm_dsp)` comes from core/build.rs.
 #[cfg(axon_arm_dsp)]
 use super::cortex_m::CortexMDsp;
@@ -64,6 +64,27 @@ impl core::fmt::Display for KernelError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for KernelError {}
+
+impl KernelId {
+    /// Whether this kernel can run here: its instruction set is compiled in
+    /// (`cfg(target_feature)`) or, with the `std` feature, detected at run
+    /// time.
+    pub fn is_available(self) -> bool {
+        match self {
+            KernelId::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            KernelId::Avx2 => Avx2::detect().is_some(),
+            #[cfg(target_arch = "x86_64")]
+            KernelId::Avx512 => Avx512::detect().is_some(),
+            #[cfg(target_arch = "aarch64")]
+            KernelId::Neon => Neon::detect().is_some(),
+            #[cfg(axon_arm_dsp)]
+            KernelId::CortexMDsp => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+}
 
 /// The kernel a no_std build uses: the fastest whose instruction set is
 /// enabled at compile time.

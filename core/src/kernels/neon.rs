@@ -16,10 +16,10 @@
 
 use core::arch::aarch64::*;
 
-use super::gemv_f32::F32_LANES;
-use super::gemv_i8::I16_OFFSET_RANGE;
-use super::gemv_i8::{FullyConnectedParams, Scalar as I8Scalar};
-use super::kernel::{fitting_rows, Kernel, KernelId};
+use super::kernel::{Kernel, KernelId};
+use super::reference::f32::F32_LANES;
+use super::reference::i8::{FullyConnectedParams, Scalar as I8Scalar};
+use super::simd::{fitting_rows, I16_OFFSET_RANGE};
 
 /// The NEON kernel. Holding a value proves the CPU has Advanced SIMD.
 #[derive(Debug, Clone, Copy)]
@@ -172,7 +172,7 @@ unsafe fn dot_neon(a: *const f32, b: *const f32, n: usize) -> f32 {
 unsafe fn gemv_f32_neon(w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
     let n = x.len();
     if n == 0 {
-        super::gemv_f32::Scalar::gemv(w, x, b, y);
+        super::reference::f32::Scalar::gemv(w, x, b, y);
         return;
     }
     let rows = fitting_rows(w.len(), n, b.len(), y.len());
@@ -557,7 +557,7 @@ unsafe fn softmax_neon(xs: &mut [f32]) {
         let mv = vdupq_n_f32(m);
         map4!(&mut *xs, |x| expf4(vsubq_f32(x, mv)));
     }
-    let s = super::gemv_f32::Scalar::sum(xs);
+    let s = super::reference::f32::Scalar::sum(xs);
     // SAFETY: NEON enabled; `map4!` stays inside `xs`.
     unsafe {
         let sv = vdupq_n_f32(s);
