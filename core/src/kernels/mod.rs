@@ -10,8 +10,8 @@
 //! 1. `reference`: the scalar references (the leaf; re-exported by
 //!    [`gemv_f32`] and [`gemv_i8`]).
 //! 2. [`kernel`]: the [`Kernel`] trait, [`KernelId`] and the scalar kernel.
-//! 3. The twins, one per instruction set: `avx2`, `avx512`, `neon`,
-//!    `cortex_m`.
+//! 3. The twins, one folder per instruction set: `avx2`, `avx512`, `neon`
+//!    (over the shared lane-generic code of `simd`) and `cortex_m`.
 //! 4. [`dispatch`]: picks a kernel; which kernels can run here.
 //! 5. [`gemv_f32`], [`gemv_i8`]: the checked public entry points.
 
@@ -20,9 +20,7 @@ pub mod gemv_f32;
 pub mod gemv_i8;
 // The scalar references: the leaf every other module builds on.
 mod reference;
-// Desktop SIMD twins (issue 5) and what they share.
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod act_exp;
+// Desktop SIMD twins (issue 5) and the lane-generic code they share.
 #[cfg(target_arch = "x86_64")]
 pub mod avx2;
 #[cfg(target_arch = "x86_64")]
