@@ -2,10 +2,12 @@
 //! each SIMD kernel this machine runs (forced through the dispatcher):
 //!
 //! * digits MLP 64→32→10 with ReLU and softmax: f32 layers (`Dense`/`Seq`)
-//!   and the int8 runtime (`int8::Model`, float in, float out: standardise-
-//!   free quantize, two fully connected layers with precomputed row sums,
-//!   int8 softmax, dequantize);
-//! * sine MLP 1→16→16→1 with ReLU, f32 and int8.
+//!   and the int8 graph through the interpreter (float in, float out:
+//!   quantize, two fully connected layers with load-time row sums, int8
+//!   softmax, dequantize);
+//! * sine MLP 1→16→16→1 with ReLU, f32 and int8;
+//! * the generated straight-line `forward()` of the firmware's trained
+//!   digits and sine models (`firmware/models/*_int8.rs`).
 //!
 //! Weights are deterministic pseudo-random values of trained-model size;
 //! the time per inference does not depend on their values.
@@ -15,12 +17,17 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use axon::core::int8::{FullyConnected, Layer as I8Layer, Layers, Model};
+use axon::core::graph::DType;
 use axon::core::kernels::dispatch;
-use axon::core::kernels::{weight_row_sums, KernelId};
-use axon::core::quant::softmax::{softmax_exp_table, SoftmaxParams, SOFTMAX_OUTPUT};
-use axon::core::quant::{quantize_multiplier, QuantParams, Rounding};
+use axon::core::kernels::KernelId;
+use axon::core::ops::fully_connected::multipliers;
+use axon::core::ops::Fused;
+use axon::core::quant::softmax::{SoftmaxParams, SOFTMAX_OUTPUT};
+use axon::core::quant::{QuantParams, Rounding};
 use axon::core::{Activation, Dense, Layer, Seq};
+use axon::host::model::{Data, Graph, Meta, Model, Quant, Runner, Tensor};
+use axon::host::ops::fully_connected::{FullyConnected, Int8Attrs};
+use axon::host::ops::Op;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// Deterministic values in [-1, 1) (SplitMix64).
@@ -46,76 +53,151 @@ fn dense<const IN: usize, const OUT: usize>(seed: u64, act: Activation) -> Dense
     Dense::new(w, b, act)
 }
 
-/// Owned constants of one int8 fully connected layer.
-struct Fc {
-    input_len: usize,
-    output_len: usize,
-    weights: Vec<i8>,
-    bias: Vec<i32>,
-    multiplier: Vec<i32>,
-    shift: Vec<i32>,
-    row_sums: Vec<i32>,
-    input: QuantParams,
-    output: QuantParams,
+/// An int8 fully connected layer of the bench's pseudo-random weights:
+/// per-channel symmetric codes, int32 bias, TFLite's multipliers.
+fn fc(
+    g: &mut Graph,
+    name: &str,
+    x: usize,
+    (inputs, outputs): (usize, usize),
+    seed: u64,
+    out: QuantParams,
     relu: bool,
-}
-
-impl Fc {
-    /// Per-channel symmetric weights; `input`/`output` tensor parameters.
-    fn new(
-        input_len: usize,
-        output_len: usize,
-        seed: u64,
-        input: QuantParams,
-        output: QuantParams,
-        relu: bool,
-    ) -> Fc {
-        let v = values(input_len * output_len, seed);
-        let weights: Vec<i8> = v.iter().map(|x| (x * 127.0).round() as i8).collect();
-        let w_scale = 1.0 / (127.0 * (input_len as f32).sqrt());
-        let bias: Vec<i32> = values(output_len, seed + 1)
-            .iter()
-            .map(|b| (b * 0.1 / (input.scale * w_scale)).round() as i32)
-            .collect();
-        let (multiplier, shift): (Vec<i32>, Vec<i32>) = (0..output_len)
-            .map(|_| quantize_multiplier((input.scale * w_scale / output.scale) as f64))
-            .unzip();
-        let mut row_sums = vec![0; output_len];
-        weight_row_sums(&weights, input_len, &mut row_sums).unwrap();
-        Fc {
-            input_len,
-            output_len,
-            weights,
-            bias,
+) -> usize {
+    let input = g.tensors[x].quant.params().unwrap();
+    let v = values(inputs * outputs, seed);
+    let weights: Vec<i8> = v.iter().map(|x| (x * 127.0).round() as i8).collect();
+    let w_scale = 1.0 / (127.0 * (inputs as f32).sqrt());
+    let bias: Vec<i32> = values(outputs, seed + 1)
+        .iter()
+        .map(|b| (b * 0.1 / (input.scale * w_scale)).round() as i32)
+        .collect();
+    let scales = vec![w_scale; outputs];
+    let (multiplier, shift) = multipliers(input.scale, &scales, out.scale).unzip();
+    let w = g.add_tensor(Tensor {
+        name: format!("{name}.weight"),
+        shape: vec![outputs as u32, inputs as u32],
+        dtype: DType::I8,
+        quant: Quant::PerChannel { scales, axis: 0 },
+        data: Some(Data::I8(weights)),
+    });
+    let b = g.add_tensor(Tensor {
+        name: format!("{name}.bias"),
+        shape: vec![outputs as u32],
+        dtype: DType::I32,
+        quant: Quant::None,
+        data: Some(Data::I32(bias)),
+    });
+    let y = g.add_tensor(Tensor::activation(
+        format!("{name}.out"),
+        vec![outputs as u32],
+        DType::I8,
+        Quant::PerTensor(out),
+    ));
+    let op = FullyConnected {
+        int8: Some(Int8Attrs {
+            activation: if relu { Fused::Relu } else { Fused::None },
+            rounding: Rounding::Double,
             multiplier,
             shift,
-            row_sums,
-            input,
-            output,
-            relu,
-        }
-    }
+        }),
+        row_sums: None,
+        prepared: None,
+    };
+    g.add_node(
+        name,
+        Op::FullyConnected(op),
+        vec![x],
+        y,
+        vec![("weight", w), ("bias", b)],
+    );
+    y
+}
 
-    fn layer(&self) -> I8Layer<'_> {
-        I8Layer::FullyConnected(FullyConnected {
-            input_len: self.input_len,
-            output_len: self.output_len,
-            weights: &self.weights,
-            bias: &self.bias,
-            multiplier: &self.multiplier,
-            shift: &self.shift,
-            input_offset: -self.input.zero_point,
-            output: self.output,
-            act_min: if self.relu {
-                self.output.zero_point as i8
-            } else {
-                -128
-            },
-            act_max: 127,
-            row_sums: Some(&self.row_sums),
-            rounding: Rounding::Double,
-        })
+/// An int8 MLP graph: f32 in, quantize, the layers, optional softmax,
+/// dequantize, f32 out (no standardisation).
+fn int8_mlp(widths: &[usize], t: &[QuantParams], softmax: bool, seed: u64) -> Model {
+    let mut g = Graph::default();
+    let n = widths[0] as u32;
+    let x = g.add_tensor(Tensor::activation("x", vec![n], DType::F32, Quant::None));
+    let xq = g.add_tensor(Tensor::activation(
+        "x.q",
+        vec![n],
+        DType::I8,
+        Quant::PerTensor(t[0]),
+    ));
+    g.add_node(
+        "input",
+        Op::Quantize(Default::default()),
+        vec![x],
+        xq,
+        vec![],
+    );
+    g.inputs.push(x);
+    let mut h = xq;
+    for (k, w) in widths.windows(2).enumerate() {
+        let last = k + 2 == widths.len();
+        h = fc(
+            &mut g,
+            &format!("fc{}", k + 1),
+            h,
+            (w[0], w[1]),
+            seed + 10 * k as u64,
+            t[k + 1],
+            !last,
+        );
     }
+    let out_w = *widths.last().unwrap() as u32;
+    if softmax {
+        let p = SoftmaxParams::from_input_scale(t[widths.len() - 1].scale, 1.0).unwrap();
+        let s = g.add_tensor(Tensor::activation(
+            "softmax.out",
+            vec![out_w],
+            DType::I8,
+            Quant::PerTensor(SOFTMAX_OUTPUT),
+        ));
+        g.add_node(
+            "softmax",
+            Op::Softmax(axon::host::ops::softmax::Softmax::int8(1.0, p)),
+            vec![h],
+            s,
+            vec![],
+        );
+        h = s;
+    }
+    let y = g.add_tensor(Tensor::activation(
+        "y",
+        vec![out_w],
+        DType::F32,
+        Quant::None,
+    ));
+    g.add_node(
+        "output",
+        Op::Dequantize(Default::default()),
+        vec![h],
+        y,
+        vec![],
+    );
+    g.outputs.push(y);
+    axon::host::ops::fully_connected::derive_row_sums(&mut g);
+    let m = Model {
+        meta: Meta::default(),
+        graph: g,
+    };
+    m.validate().unwrap();
+    m
+}
+
+/// The firmware's trained int8 models as `axon export --rust` writes
+/// them: their generated straight-line `forward()` (the packed path and
+/// the graph tables are the firmware's; unused here).
+#[allow(dead_code)]
+mod digits_fw {
+    include!("../firmware/models/digits_int8.rs");
+}
+#[allow(dead_code)]
+mod sine_fw {
+    include!("../firmware/models/sine_int8.rs");
 }
 
 fn kernels_here() -> Vec<KernelId> {
@@ -161,71 +243,56 @@ fn f32_models(c: &mut Criterion) {
 
 fn int8_models(c: &mut Criterion) {
     // digits: pixel intensities 0..16 in, 10 class probabilities out.
-    let t_in = QuantParams::new(16.0 / 255.0, -128);
-    let t_hidden = QuantParams::new(0.05, -128);
-    let t_logits = QuantParams::new(0.1, 10);
-    let fc1 = Fc::new(64, 32, 11, t_in, t_hidden, true);
-    let fc2 = Fc::new(32, 10, 12, t_hidden, t_logits, false);
-    let softmax_params = SoftmaxParams::from_input_scale(t_logits.scale, 1.0).unwrap();
-    // Built once, as the host and the Rust export do.
-    let exp_table = softmax_exp_table(&softmax_params);
-    let softmax = I8Layer::Softmax {
-        len: 10,
-        params: softmax_params,
-        exp_table: Some(&exp_table),
-    };
-    let digits_layers = [fc1.layer(), fc2.layer(), softmax];
-    let digits = Model {
-        input_len: 64,
-        output_len: 10,
-        preprocess: None,
-        input: t_in,
-        output: SOFTMAX_OUTPUT,
-        layers: Layers::Slice(&digits_layers),
-    };
-    digits.validate().unwrap();
-
-    // sine: x in [0, 2π), y in [-1, 1].
-    let s_in = QuantParams::new(6.3 / 255.0, -128);
-    let s_h = QuantParams::new(0.02, -128);
-    let s_out = QuantParams::new(2.0 / 255.0, 0);
-    let (l1, l2, l3) = (
-        Fc::new(1, 16, 21, s_in, s_h, true),
-        Fc::new(16, 16, 22, s_h, s_h, true),
-        Fc::new(16, 1, 23, s_h, s_out, false),
+    let digits = int8_mlp(
+        &[64, 32, 10],
+        &[
+            QuantParams::new(16.0 / 255.0, -128),
+            QuantParams::new(0.05, -128),
+            QuantParams::new(0.1, 10),
+        ],
+        true,
+        11,
     );
-    let sine_layers = [l1.layer(), l2.layer(), l3.layer()];
-    let sine = Model {
-        input_len: 1,
-        output_len: 1,
-        preprocess: None,
-        input: s_in,
-        output: s_out,
-        layers: Layers::Slice(&sine_layers),
-    };
-    sine.validate().unwrap();
-
+    // sine: x in [0, 2π), y in [-1, 1].
+    let sine = int8_mlp(
+        &[1, 16, 16, 1],
+        &[
+            QuantParams::new(6.3 / 255.0, -128),
+            QuantParams::new(0.02, -128),
+            QuantParams::new(0.02, -128),
+            QuantParams::new(2.0 / 255.0, 0),
+        ],
+        false,
+        21,
+    );
+    let (rd, rs) = (Runner::new(&digits).unwrap(), Runner::new(&sine).unwrap());
+    let (id, is) = (rd.interpreter().unwrap(), rs.interpreter().unwrap());
+    let mut arena = vec![0u64; 64];
+    let arena: &mut [u8] = bytemuck::cast_slice_mut(&mut arena);
     let xd: Vec<f32> = values(64, 9).iter().map(|v| v * 8.0 + 8.0).collect();
-    let mut scratch = vec![0i8; digits.scratch_len().max(sine.scratch_len())];
-    let (mut codes, mut probs) = ([0i8; 10], [0.0f32; 10]);
-    let (mut code1, mut y1) = ([0i8; 1], [0.0f32; 1]);
+    let mut probs = [0.0f32; 10];
+    let mut y1 = [0.0f32; 1];
     for k in kernels_here() {
         dispatch::force(k).unwrap();
         c.bench_function(&format!("model/digits_int8/{}", k.name()), |b| {
-            b.iter(|| {
-                digits
-                    .run(black_box(&xd), &mut scratch, &mut codes, &mut probs)
-                    .unwrap()
-            })
+            b.iter(|| id.run_f32(black_box(&xd), &mut probs, arena).unwrap())
         });
         c.bench_function(&format!("model/sine_int8/{}", k.name()), |b| {
-            b.iter(|| {
-                sine.run(black_box(&[0.7]), &mut scratch, &mut code1, &mut y1)
-                    .unwrap()
-            })
+            b.iter(|| is.run_f32(black_box(&[0.7]), &mut y1, arena).unwrap())
         });
     }
     dispatch::reset();
+    // The generated forward() of the firmware's trained models (kernel
+    // independent: the packed layers' portable Rust on the desktop).
+    let xd: [f32; 64] = core::array::from_fn(|i| xd[i]);
+    let mut ad = digits_fw::Arena::new();
+    let mut as_ = sine_fw::Arena::new();
+    c.bench_function("model/digits_int8/forward", |b| {
+        b.iter(|| digits_fw::forward(black_box(&xd), &mut ad, &mut probs).unwrap())
+    });
+    c.bench_function("model/sine_int8/forward", |b| {
+        b.iter(|| sine_fw::forward(black_box(&[0.7]), &mut as_, &mut y1).unwrap())
+    });
 }
 
 criterion_group! {

@@ -25,6 +25,9 @@ fn main() {
     // build `cargo xtask bench` measures too). Mirror it for the binaries
     // that call the kernel directly.
     println!("cargo::rustc-check-cfg=cfg(dsp_kernel)");
+    // `--cfg panic_probe`: the panic-never binaries with a panic handler
+    // that links (to find a surviving panic path in the disassembly).
+    println!("cargo::rustc-check-cfg=cfg(panic_probe)");
     println!("cargo::rerun-if-env-changed=AXON_NO_DSP");
     let target = env::var("TARGET").unwrap_or_default();
     let no_dsp = env::var("AXON_NO_DSP").is_ok_and(|v| v == "1");

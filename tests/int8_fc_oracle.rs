@@ -8,9 +8,18 @@
 //! weights at ±127, biases at the i32 extremes, every shift −31..=30.
 //! The same for single rounding (the TFLite interpreter's
 //! `TFLITE_SINGLE_ROUNDING`): ⌊(acc·M0 + 2^(30−shift)) / 2^(31−shift)⌋.
+//!
+//! The layer under test is the `fully_connected` op's int8 form, run by the
+//! interpreter over a one-node graph (which checks the op at load) and
+//! through its typed functions: `run_i8` without and with row sums, and the
+//! VNNI layout.
 
-use axon_core::int8::{FullyConnected, Layer};
+use axon_core::graph::{DType, Graph, Node, Quant, Shape, Storage, Tensor};
+use axon_core::kernels::{pack_vnni, packed_vnni_len, weight_row_sums, FullyConnectedParams};
+use axon_core::ops::fully_connected::{run_i8, run_vnni, FullyConnected, Int8, Vnni};
+use axon_core::ops::{Fused, Op, Signature, View, ViewMut};
 use axon_core::quant::{QuantParams, Rounding};
+use axon_core::Interpreter;
 use proptest::prelude::*;
 
 fn srdhm_oracle(a: i32, b: i32) -> i32 {
@@ -73,6 +82,103 @@ fn fc_oracle(
         .collect()
 }
 
+/// One int8 layer's constants.
+struct Layer<'a> {
+    weights: &'a [i8],
+    bias: &'a [i32],
+    multiplier: &'a [i32],
+    shift: &'a [i32],
+    input_zp: i32,
+    output_zp: i32,
+    activation: Fused,
+    rounding: Rounding,
+}
+
+impl Layer<'_> {
+    /// Runs every form of the layer on `x` and returns their outputs, all
+    /// checked equal; the op's load-time check must accept the layer.
+    fn run(&self, x: &[i8]) -> Vec<i8> {
+        let (n, outs) = (x.len(), self.bias.len());
+        let input = QuantParams::new(0.05, self.input_zp);
+        let output = QuantParams::new(0.1, self.output_zp);
+        let (act_min, act_max) = self.activation.clamp(output);
+        let params = FullyConnectedParams {
+            input_offset: -self.input_zp,
+            output_offset: self.output_zp,
+            multiplier: self.multiplier,
+            shift: self.shift,
+            act_min,
+            act_max,
+            rounding: self.rounding,
+        };
+        let scales = vec![1.0f32; self.multiplier.len()];
+        let mut sums = vec![0i32; outs];
+        weight_row_sums(self.weights, n, &mut sums).unwrap();
+        let int8 = |row_sums| Int8 {
+            weights: self.weights,
+            bias: self.bias,
+            weight_scales: &scales,
+            row_sums,
+            activation: self.activation,
+            params,
+        };
+        let t = |len: usize, q| {
+            Tensor::arena(Shape::vector(len as u32), DType::I8, Quant::PerTensor(q), 0)
+        };
+        let sig = Signature::new(&[t(n, input)], t(outs, output));
+        // As the interpreter runs it: a one-node graph, validated, then run.
+        let tensors = [
+            Tensor {
+                storage: Storage::Input(0),
+                ..t(n, input)
+            },
+            Tensor {
+                storage: Storage::Output(0),
+                ..t(outs, output)
+            },
+        ];
+        let nodes = [Node::new(
+            Op::FullyConnected(FullyConnected::Int8(int8(None))),
+            &[0],
+            1,
+        )];
+        let it = Interpreter::new(Graph::new(&tensors, &nodes, &[0], &[1], 0))
+            .expect("the op accepts the layer");
+        let mut y = vec![0i8; outs];
+        let mut arena = [0u64; 1];
+        it.run(
+            &[View::I8(x)],
+            &mut [ViewMut::I8(&mut y)],
+            bytemuck::cast_slice_mut(&mut arena),
+        )
+        .unwrap();
+        let with_sums = int8(Some(&sums));
+        Op::FullyConnected(FullyConnected::Int8(with_sums))
+            .check(&sig)
+            .unwrap();
+        let mut y2 = vec![0i8; outs];
+        run_i8(&with_sums, x, &mut y2).unwrap();
+        assert_eq!(y2, y, "run_i8 with row sums");
+        run_i8(&int8(None), x, &mut y2).unwrap();
+        assert_eq!(y2, y, "run_i8");
+        let mut packed = vec![0i8; packed_vnni_len(outs, n).unwrap()];
+        pack_vnni(self.weights, n, &mut packed).unwrap();
+        let v = Vnni {
+            packed: &packed,
+            row_sums: &sums,
+            bias: self.bias,
+            activation: self.activation,
+            params,
+        };
+        Op::FullyConnected(FullyConnected::Vnni(v))
+            .check(&sig)
+            .unwrap();
+        run_vnni(&v, n, x, &mut y2).unwrap();
+        assert_eq!(y2, y, "run_vnni");
+        y
+    }
+}
+
 fn corner_i8() -> impl Strategy<Value = i8> {
     prop_oneof![Just(-128i8), Just(127), Just(-127), Just(0), any::<i8>()]
 }
@@ -124,22 +230,20 @@ proptest! {
         let ch = if per_channel { outs } else { 1 };
         let (m, s) = (&seed_m[..ch], &seed_s[..ch]);
         let (lo, hi) = if relu { (output_zp, 127) } else { (-128, 127) };
-        let layer = Layer::FullyConnected(FullyConnected {
-            input_len: n,
-            output_len: outs,
+        let activation = if relu { Fused::Relu } else { Fused::None };
+        // A fused ReLU clamps at the output zero point.
+        prop_assert_eq!(activation.clamp(QuantParams::new(0.1, output_zp as i32)), (lo, hi));
+        let layer = Layer {
             weights: w,
             bias,
             multiplier: m,
             shift: s,
-            input_offset: -(input_zp as i32),
-            output: QuantParams::new(0.1, output_zp as i32),
-            act_min: lo,
-            act_max: hi,
-            row_sums: None,
+            input_zp: input_zp as i32,
+            output_zp: output_zp as i32,
+            activation,
             rounding,
-        });
-        let mut y = vec![0i8; outs];
-        layer.run(x, &mut y).unwrap();
+        };
+        let y = layer.run(x);
         let want = fc_oracle(rounding, w, x, bias, m, s, -(input_zp as i32), output_zp as i32, lo, hi);
         prop_assert_eq!(y, want);
     }
@@ -172,24 +276,19 @@ fn extremes_through_a_whole_layer() {
     let x = [-128i8, 127];
     let bias = [i32::MAX, i32::MIN, 0];
     let (m, s) = ([1i32 << 30], [-20i32]);
-    let layer = Layer::FullyConnected(FullyConnected {
-        input_len: 2,
-        output_len: 3,
+    let layer = Layer {
         weights: &w,
         bias: &bias,
         multiplier: &m,
         shift: &s,
-        input_offset: 128,
-        output: QuantParams::new(1.0, 0),
-        act_min: -128,
-        act_max: 127,
-        row_sums: None,
+        input_zp: -128,
+        output_zp: 0,
+        activation: Fused::None,
         rounding: Rounding::Double,
-    });
-    let mut y = [0i8; 3];
-    layer.run(&x, &mut y).unwrap();
+    };
+    let y = layer.run(&x);
     let want = fc_oracle(Rounding::Double, &w, &x, &bias, &m, &s, 128, 0, -128, 127);
-    assert_eq!(y.to_vec(), want);
+    assert_eq!(y, want);
     // i32::MAX − 127·255 ≈ 2^31 · 0.99998: × 0.5 · 2^−20 = 1023.98 → clamps to 127.
     assert_eq!(y[0], 127);
 }

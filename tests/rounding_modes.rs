@@ -6,11 +6,24 @@
 //! channel. The AVX-512 kernel vectorizes double rounding only, so single
 //! rounding exercises its scalar fallback; `AXON_REQUIRE_KERNELS` (CI:
 //! `avx2,avx512`) fails the test where a required kernel is missing.
+//!
+//! The same through the `fully_connected` op's forms, which carry the mode
+//! in their parameters: `run_i8` (with and without row sums), the VNNI
+//! layout (`run_vnni`) and, where the shifts are right shifts, the packed
+//! 4×4 layout with staged activations (`run_packed`, whose
+//! `Packed::rounding` picks `run_double` or `run_single`).
 
+use axon::core::graph::Quad;
 use axon::core::kernels::dispatch;
 use axon::core::kernels::gemv_i8::Scalar as I8Scalar;
 use axon::core::kernels::kernel::{Kernel, KernelId, Scalar};
 use axon::core::kernels::{self, FullyConnectedParams};
+use axon::core::ops::fully_connected::packed4::{
+    pack_layer, stream_len, Block, PackedDense, Scale,
+};
+use axon::core::ops::fully_connected::{run_i8, run_packed, run_vnni, Int8, Packed, Vnni};
+use axon::core::ops::layout::{stage, unstage};
+use axon::core::ops::Fused;
 use axon::core::quant::{quantize_multiplier, Rounding};
 use proptest::prelude::*;
 
@@ -125,6 +138,19 @@ fn check(case: &Case, m: &[i32], s: &[i32], input_offset: i32, output_offset: i3
         let mut y = vec![0i8; case.rows];
         kernels::fully_connected_i8(&case.w, &case.x, &case.bias, &p, &mut y).unwrap();
         assert_eq!(y, want, "dispatched, {rounding:?}");
+        let forms = op_forms(case, &p);
+        let packable =
+            s.iter().all(|s| (-31..=-1).contains(s)) && (-127..=128).contains(&input_offset);
+        assert_eq!(forms.len(), if packable { 4 } else { 3 });
+        for (form, got) in forms {
+            assert_eq!(
+                got,
+                want,
+                "op form {form}, {rounding:?}: {}x{}",
+                case.rows,
+                case.x.len()
+            );
+        }
         by_mode.push(want);
     }
     by_mode[0]
@@ -132,6 +158,91 @@ fn check(case: &Case, m: &[i32], s: &[i32], input_offset: i32, output_offset: i3
         .zip(&by_mode[1])
         .filter(|(a, b)| a != b)
         .count()
+}
+
+/// The `fully_connected` op's forms on one case: their names and outputs.
+/// The packed layout runs when its limits allow: right shifts of 1..=31
+/// and an input zero point in the int8 range (the staged input is `2·(x −
+/// zero point)`); every case here but those meets them.
+fn op_forms(c: &Case, p: &FullyConnectedParams<'_>) -> Vec<(&'static str, Vec<i8>)> {
+    let cols = c.x.len();
+    let scales = vec![1.0f32; p.multiplier.len()];
+    let mut out = Vec::new();
+    for (name, row_sums) in [
+        ("run_i8", None),
+        ("run_i8 (row sums)", Some(c.sums.as_slice())),
+    ] {
+        let op = Int8 {
+            weights: &c.w,
+            bias: &c.bias,
+            weight_scales: &scales,
+            row_sums,
+            activation: Fused::None,
+            params: *p,
+        };
+        let mut y = vec![0i8; c.rows];
+        run_i8(&op, &c.x, &mut y).unwrap();
+        out.push((name, y));
+    }
+    let v = Vnni {
+        packed: &c.packed,
+        row_sums: &c.sums,
+        bias: &c.bias,
+        activation: Fused::None,
+        params: *p,
+    };
+    let mut y = vec![0i8; c.rows];
+    run_vnni(&v, cols, &c.x, &mut y).unwrap();
+    out.push(("run_vnni", y));
+    if p.shift.iter().all(|s| (-31..=-1).contains(s)) {
+        let mut stream = vec![Block([0; 16]); stream_len(c.rows, cols)];
+        pack_layer(&c.w, &c.bias, c.rows, cols, &mut stream);
+        let e = |k: usize| (-p.shift[k.min(p.shift.len() - 1)]) as u8;
+        let sc: Vec<Scale> = if p.multiplier.len() == 1 {
+            vec![Scale::tensor(p.multiplier[0], e(0))]
+        } else {
+            (0..c.rows.div_ceil(4))
+                .map(|r| {
+                    let at = |k: usize| (4 * r + k).min(c.rows - 1);
+                    Scale::new(
+                        std::array::from_fn(|k| p.multiplier[at(k)]),
+                        std::array::from_fn(|k| e(at(k))),
+                    )
+                })
+                .collect()
+        };
+        // The staged input holds x − zero point = x + input_offset.
+        let zp_in = -p.input_offset;
+        if (-128..=127).contains(&zp_in) {
+            // Biases below 2^19 and at most 256 columns: the doubled
+            // accumulator always fits, so the layer must pack.
+            let layer = PackedDense::try_new(
+                cols,
+                c.rows,
+                &stream,
+                &sc,
+                p.output_offset,
+                p.act_min,
+                p.act_max,
+            )
+            .expect("the packed layer's limits");
+            let mut xs = vec![Quad([0; 4]); cols.div_ceil(4)];
+            stage(&c.x, zp_in, &mut xs);
+            let mut ys = vec![Quad([0; 4]); c.rows.div_ceil(4)];
+            run_packed(
+                &Packed {
+                    layer,
+                    rounding: p.rounding,
+                },
+                &xs,
+                &mut ys,
+            );
+            let mut y = vec![0i8; c.rows];
+            unstage(&ys, p.output_offset, &mut y);
+            out.push(("run_packed", y));
+        }
+    }
+    out
 }
 
 /// Multipliers near exact halves: `m = 2^30 + small`, shift so that the

@@ -27,6 +27,31 @@ pub enum Error {
         /// Position of the layer, from 0.
         index: usize,
     },
+    /// A tensor's values are not of the element type an op or the caller
+    /// expected.
+    TypeMismatch {
+        /// The type found.
+        found: crate::graph::DType,
+    },
+    /// The arena handed to a run is smaller than the graph's plan needs.
+    ArenaTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        found: usize,
+    },
+    /// The arena does not start at a multiple of 8 bytes in memory
+    /// (use `graph::arena::Arena`).
+    ArenaMisaligned,
+    /// A node's input would be read from its own output's bytes (a plan
+    /// that validation rejects; never seen after `Interpreter::new`).
+    ArenaOverlap,
+    /// Node `index` of the graph could not be decoded or has an impossible
+    /// signature (never seen after `Interpreter::new`).
+    InvalidNode {
+        /// Position of the node.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -44,6 +69,20 @@ impl fmt::Display for Error {
                     "scratch buffer too small: the model needs {needed} bytes, got {found}"
                 )
             }
+            Error::TypeMismatch { found } => {
+                write!(
+                    f,
+                    "a tensor has element type {}, not the one expected",
+                    found.name()
+                )
+            }
+            Error::ArenaTooSmall { needed, found } => write!(
+                f,
+                "arena too small: the graph needs {needed} bytes, got {found}"
+            ),
+            Error::ArenaMisaligned => write!(f, "the arena is not 8-byte aligned"),
+            Error::ArenaOverlap => write!(f, "a node's input overlaps its output in the arena"),
+            Error::InvalidNode { index } => write!(f, "node {index} cannot run"),
             Error::InvalidLayer { index } => {
                 write!(
                     f,

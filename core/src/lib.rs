@@ -10,12 +10,15 @@ pub mod activations;
 pub mod blob;
 pub mod crc32;
 mod error;
-pub mod int8;
+pub mod graph;
+mod interpreter;
 pub mod kernels;
 pub mod layers;
+pub mod ops;
 pub mod quant;
 #[cfg(test)]
 mod test_rng;
 
 pub use error::Error;
+pub use interpreter::Interpreter;
 pub use layers::{Activation, Dense, Layer, Residual, Seq};

@@ -5,11 +5,7 @@
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 
-// The generated model files name their types `::axon_firmware::…`.
-extern crate self as axon_firmware;
-
 pub mod app;
-pub mod f32_model;
 pub mod models;
 
 #[cfg(target_os = "none")]

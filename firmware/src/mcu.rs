@@ -1,6 +1,7 @@
 //! What every firmware binary shares on the microcontroller: the defmt
-//! transport, the panic handler, the exit code, instruction (QEMU) or cycle
-//! (board) counting, and stack painting.
+//! transport, the panic handler (except with feature `panic-never`), the
+//! exit code, instruction (QEMU) or cycle (board) counting, and stack
+//! painting.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::syst::SystClkSource;
@@ -9,8 +10,86 @@ use cortex_m_rt::exception;
 
 #[cfg(all(feature = "board", not(feature = "qemu")))]
 use defmt_rtt as _;
-#[cfg(feature = "qemu")]
+#[cfg(all(feature = "qemu", not(feature = "panic-never")))]
 use defmt_semihosting as _;
+
+/// The defmt transport of the panic-never binaries: `defmt-semihosting`'s,
+/// without its panics (it panics when taken reentrantly, a case these
+/// single-threaded binaries never reach; here that is ignored), so that
+/// their link proves the absence of panic paths in what they run, not in
+/// the logger. The same frames on the host's stdout (semihosting
+/// `SYS_WRITE`), decoded by `defmt-print` as for every other binary.
+#[cfg(all(feature = "qemu", feature = "panic-never"))]
+mod logger {
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicBool, Ordering};
+    use cortex_m_semihosting::hio::{self, HostStream};
+
+    #[defmt::global_logger]
+    struct Logger;
+
+    struct State {
+        encoder: UnsafeCell<defmt::Encoder>,
+        stdout: UnsafeCell<Option<HostStream>>,
+    }
+
+    // SAFETY: only touched between `acquire` and `release`, with
+    // interrupts masked (single core).
+    unsafe impl Sync for State {}
+
+    static STATE: State = State {
+        encoder: UnsafeCell::new(defmt::Encoder::new()),
+        stdout: UnsafeCell::new(None),
+    };
+    /// Whether interrupts were enabled at `acquire` (to restore them).
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+
+    /// Runs `f` with the encoder and a sink that writes to the host.
+    ///
+    /// # Safety
+    /// Between `acquire` and `release` (interrupts masked).
+    unsafe fn with(f: impl FnOnce(&mut defmt::Encoder, &mut dyn FnMut(&[u8]))) {
+        // SAFETY: exclusive inside the critical section `acquire` opened.
+        let (encoder, stdout) = unsafe { (&mut *STATE.encoder.get(), &mut *STATE.stdout.get()) };
+        if stdout.is_none() {
+            *stdout = hio::hstdout().ok();
+        }
+        let mut sink = |b: &[u8]| {
+            if let Some(h) = stdout.as_mut() {
+                let _ = h.write_all(b);
+            }
+        };
+        f(encoder, &mut sink);
+    }
+
+    // SAFETY: frames are written only between `acquire` and `release`, in
+    // a critical section (interrupts masked on this single core).
+    unsafe impl defmt::Logger for Logger {
+        fn acquire() {
+            let enabled = cortex_m::register::primask::read().is_inactive();
+            cortex_m::interrupt::disable();
+            ENABLED.store(enabled, Ordering::Relaxed);
+            // SAFETY: in the critical section just opened.
+            unsafe { with(|e, w| e.start_frame(w)) };
+        }
+
+        unsafe fn flush() {}
+
+        unsafe fn release() {
+            // SAFETY: the caller acquired.
+            unsafe { with(|e, w| e.end_frame(w)) };
+            if ENABLED.load(Ordering::Relaxed) {
+                // SAFETY: restores the state `acquire` found.
+                unsafe { cortex_m::interrupt::enable() };
+            }
+        }
+
+        unsafe fn write(bytes: &[u8]) {
+            // SAFETY: the caller acquired.
+            unsafe { with(|e, w| e.write(bytes, w)) };
+        }
+    }
+}
 
 /// Ends the program: on QEMU the exit code leaves through semihosting
 /// (0 = success); on a board the core stops at a breakpoint (probe-rs ends
@@ -31,6 +110,8 @@ pub fn exit(success: bool) -> ! {
     }
 }
 
+// The panic-never binaries bring their own (one that cannot link).
+#[cfg(not(feature = "panic-never"))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // Through defmt (text from hprintln! would be skipped by defmt-print).

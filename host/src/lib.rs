@@ -6,5 +6,6 @@ pub mod cli;
 pub mod data;
 pub mod export;
 pub mod model;
+pub mod ops;
 pub mod quantize;
 pub mod train;

@@ -1,9 +1,11 @@
-//! The `axon` binary end to end: train, eval, predict, plot, errors.
+//! The `axon` binary end to end: train (a chain from `--layers`, a
+//! residual graph from `--arch`), eval, predict, plot, convert, errors.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use axon_host::model::Model;
+use axon_host::model::{Model, Runner};
+use axon_host::ops::Op;
 
 fn axon(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_axon"))
@@ -71,7 +73,8 @@ fn train_eval_predict_on_iris() {
         .sum();
     assert_eq!(counts, 150);
 
-    // predict: every output, printed so it reads back bit-identical, equal to Model::forward.
+    // predict: every output, printed so it reads back bit-identical, equal
+    // to the model run through the core's interpreter.
     let preds = d.path().join("preds.csv");
     ok(&[
         "predict",
@@ -83,6 +86,7 @@ fn train_eval_predict_on_iris() {
         p(&preds),
     ]);
     let m = Model::load(&model).unwrap();
+    let run = Runner::new(&m).unwrap();
     let text = std::fs::read_to_string(&preds).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next().unwrap(), "p_0,p_1,p_2");
@@ -94,7 +98,7 @@ fn train_eval_predict_on_iris() {
             .split(',')
             .map(|v| v.parse::<f32>().unwrap().to_bits())
             .collect();
-        let want: Vec<u32> = m.forward(raw).iter().map(|v| v.to_bits()).collect();
+        let want: Vec<u32> = run.run(raw).unwrap().iter().map(|v| v.to_bits()).collect();
         assert_eq!(got, want);
         n += 1;
     }
@@ -317,8 +321,8 @@ fn headerless_csv_with_target_first() {
         p(&model),
     ]);
     let m = Model::load(&model).unwrap();
-    assert_eq!(m.feature_names, ["c2", "c3"]);
-    assert_eq!(m.target_name, "c1");
+    assert_eq!(m.meta.features, ["c2", "c3"]);
+    assert_eq!(m.meta.target, "c1");
     let with_target = ok(&[
         "predict",
         "--model",
@@ -331,4 +335,186 @@ fn headerless_csv_with_target_first() {
     let features_only = ok(&["predict", "--model", p(&model), "--data", p(&feats)]);
     assert_eq!(with_target, features_only);
     assert_eq!(with_target.lines().count(), 41);
+}
+
+#[test]
+fn train_with_an_architecture_file_builds_a_residual_graph() {
+    let d = tempfile::tempdir().unwrap();
+    let model = d.path().join("res.json");
+    let arch = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/digits_residual.toml"
+    );
+    let report = ok(&[
+        "train",
+        "--data",
+        "bundled:digits",
+        "--arch",
+        arch,
+        "--epochs",
+        "2",
+        "--out",
+        p(&model),
+    ]);
+    assert!(
+        report.contains(
+            "model: 64 → standardize → fully_connected 64 → relu → fully_connected 64 → relu → \
+             fully_connected 64 → add (+) → fully_connected 64 → relu → fully_connected 64 → add (+) → \
+             fully_connected 10 → softmax"
+        ),
+        "{report}"
+    );
+    let m = Model::load(&model).unwrap();
+    let adds: Vec<&str> = m
+        .graph
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::Add(_)))
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(adds, ["blocks.0.add", "blocks.1.add"]);
+    assert!(m.graph.find("blocks.1.fc2.weight").is_some());
+    assert_eq!(
+        m.parameter_count(),
+        64 * 64 + 64 + 4 * (64 * 64 + 64) + 64 * 10 + 10 + 2 * 64
+    );
+    // It evaluates and predicts like any model.
+    let eval = ok(&["eval", "--model", p(&model), "--data", "bundled:digits"]);
+    assert!(
+        eval.contains("samples: 1797") && eval.contains("accuracy: "),
+        "{eval}"
+    );
+    // The same seed, the same file.
+    let again = d.path().join("again.json");
+    ok(&[
+        "train",
+        "--data",
+        "bundled:digits",
+        "--arch",
+        arch,
+        "--epochs",
+        "2",
+        "--quiet",
+        "--out",
+        p(&again),
+    ]);
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
+}
+
+#[test]
+fn architecture_file_errors_are_explained() {
+    let d = tempfile::tempdir().unwrap();
+    let arch = d.path().join("a.toml");
+    let model = d.path().join("m.json");
+    let cases = [
+        ("[[layer]]\ndens = 8\n", "dens"),
+        (
+            "[[layer]]\nresidual = [{ dense = 3 }]\n",
+            "a residual block takes 4 values and its body gives 3",
+        ),
+        (
+            "[[layer]]\ndense = 8\nactivation = \"softmax\"\n",
+            "softmax is the loss's head",
+        ),
+        (
+            "[[layer]]\ndense = 8\nactivation = \"swish\"\n",
+            "unknown activation 'swish'",
+        ),
+    ];
+    for (text, says) in cases {
+        std::fs::write(&arch, text).unwrap();
+        let out = axon(&[
+            "train",
+            "--data",
+            "bundled:iris",
+            "--arch",
+            p(&arch),
+            "--quiet",
+            "--out",
+            p(&model),
+        ]);
+        assert!(!out.status.success(), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{text}: `{err}` should say `{says}`");
+        assert!(!model.exists());
+    }
+    // --layers and --arch both give the shape.
+    std::fs::write(&arch, "[[layer]]\ndense = 8\n").unwrap();
+    let out = axon(&[
+        "train",
+        "--data",
+        "bundled:iris",
+        "--arch",
+        p(&arch),
+        "--layers",
+        "4,8,3",
+        "--quiet",
+        "--out",
+        p(&model),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}
+
+#[test]
+fn convert_writes_version_1_files_as_version_2_with_the_same_outputs() {
+    let d = tempfile::tempdir().unwrap();
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/v1");
+    for old in ["digits.json", "digits.int8.json", "digits.axon"] {
+        let src = format!("{data}/{old}");
+        let new = d.path().join(format!("{old}.v2.json"));
+        let out = axon(&["convert", "--model", &src, "--out", p(&new)]);
+        assert!(
+            out.status.success(),
+            "{old}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.starts_with(&format!("converted {src} → {}", p(&new))),
+            "{stdout}"
+        );
+        let text = std::fs::read_to_string(&new).unwrap();
+        assert!(text.contains("\"format\": \"axon-model\"") && text.contains("\"version\": 2"));
+        let m = Model::from_json_str(&text).unwrap();
+        assert_eq!(
+            m.is_int8(),
+            old.contains("int8") || old.ends_with(".axon"),
+            "{old}"
+        );
+        // Every command reads the old file too, and computes the same bits.
+        let before = ok(&["predict", "--model", &src, "--data", "bundled:digits"]);
+        let after = ok(&["predict", "--model", p(&new), "--data", "bundled:digits"]);
+        assert_eq!(before, after, "{old}");
+        assert_eq!(after.lines().count(), 1798);
+        // Reading a version-1 JSON file says it converted it.
+        if old.ends_with(".json") {
+            let out = axon(&["eval", "--model", &src, "--data", "bundled:digits"]);
+            assert!(String::from_utf8_lossy(&out.stderr).contains("is a version-1 model file"));
+        }
+        // A version-2 file converts to itself.
+        let again = d.path().join("again.json");
+        ok(&["convert", "--model", p(&new), "--out", p(&again)]);
+        assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+    }
+    // Not a model: a plain message, no file.
+    let csv = d.path().join("data.csv");
+    std::fs::write(&csv, "a,b\n1,2\n").unwrap();
+    let out = axon(&[
+        "convert",
+        "--model",
+        p(&csv),
+        "--out",
+        p(&d.path().join("x.json")),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is a text file that is not a JSON model (a CSV data file?)"),
+        "{err}"
+    );
+    assert!(!d.path().join("x.json").exists());
 }

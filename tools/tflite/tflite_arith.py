@@ -5,6 +5,9 @@ what TFLite's C++ ``QuantizeMultiplier`` does. ``gen_vectors.py`` uses these
 to emit the expected multipliers, shifts and clamp range, and to check which
 requantization rounding reproduces TFLite's outputs; ``replay.py`` uses them
 to classify differences. Needs only numpy.
+
+Two kernels: FULLY_CONNECTED (``effective_scale``, ``fully_connected``) and
+ADD (``add_params``, ``add``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,13 @@ def mbqm_single(x: int, m: int, shift: int) -> int:
     return (x * m + (1 << (total - 1))) >> total
 
 
+# For shift <= 0 (the only shifts ADD uses) these two are also TFLite's
+# MultiplyByQuantizedMultiplierSmallerThanOneExp: the double-rounding build
+# computes RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x, m), -shift),
+# which is mbqm_double without its (zero) left shift, and the single-rounding
+# build calls MultiplyByQuantizedMultiplier itself.
+
+
 def fully_connected(w, x, bias, zp_in, zp_out, mults, shifts, act_min, act_max, mbqm):
     """reference_integer_ops::FullyConnected(PerChannel), in Python integers."""
     acc = w.astype(np.int64) @ (x.astype(np.int64) - zp_in) + bias
@@ -107,3 +117,64 @@ def activation_range(act: str, scale: float, zero_point: int) -> tuple[int, int]
     if act == "RELU_N1_TO_1":
         return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
     raise ValueError(f"unsupported fused activation {act}")
+
+
+# ---------------------------------------------------------------------------
+# ADD (int8): add.cc Prepare and reference_integer_ops::AddFunc.
+
+ADD_LEFT_SHIFT = 20  # int8; int16 would use 15
+
+
+def quantize_multiplier_smaller_than_one_exp(m: float) -> tuple[int, int]:
+    """QuantizeMultiplierSmallerThanOneExp: CHECKs 0 < m < 1, returns shift <= 0."""
+    if not 0.0 < m < 1.0:
+        raise ValueError(f"multiplier {m} outside (0, 1)")
+    q, shift = quantize_multiplier(m)
+    if shift > 0:
+        raise ValueError(f"multiplier {m} gives shift {shift} > 0")
+    return q, shift
+
+
+def add_params(s1: float, s2: float, s_out: float) -> dict[str, int]:
+    """add.cc Prepare for int8 (TFLite and TFLite Micro compute the same doubles).
+
+    The float32 scales are widened to double first; doubling the larger one
+    and multiplying s_out by 2^20 are exact either way, so builds that do
+    those two steps in float (older add.cc) give the same values.
+    """
+    s1, s2, s_out = (float(np.float32(s)) for s in (s1, s2, s_out))
+    twice_max_input_scale = 2.0 * max(s1, s2)
+    real_input1_multiplier = s1 / twice_max_input_scale
+    real_input2_multiplier = s2 / twice_max_input_scale
+    real_output_multiplier = twice_max_input_scale / (float(1 << ADD_LEFT_SHIFT) * s_out)
+    m1, sh1 = quantize_multiplier_smaller_than_one_exp(real_input1_multiplier)
+    m2, sh2 = quantize_multiplier_smaller_than_one_exp(real_input2_multiplier)
+    mo, sho = quantize_multiplier_smaller_than_one_exp(real_output_multiplier)
+    return {
+        "left_shift": ADD_LEFT_SHIFT,
+        "input1_multiplier": m1, "input1_shift": sh1,
+        "input2_multiplier": m2, "input2_shift": sh2,
+        "output_multiplier": mo, "output_shift": sho,
+    }
+
+
+def add(x1, x2, zp1, zp2, zp_out, p, act_min, act_max, mbqm):
+    """reference_integer_ops::Add (AddFunc per element), in Python integers.
+
+    ``p`` is ``add_params``'s dict; ``mbqm`` is ``mbqm_double`` or
+    ``mbqm_single``. No intermediate leaves int32: |x - zp| <= 255, so each
+    shifted input is below 2^28 and each scaled one at most half that.
+    """
+    ls = p["left_shift"]
+    assert p["input1_shift"] <= 0 and p["input2_shift"] <= 0 and p["output_shift"] <= 0
+    out = []
+    for a, b in zip(np.asarray(x1).tolist(), np.asarray(x2).tolist()):
+        shifted1 = (a - zp1) * (1 << ls)  # (input1_offset + x) * (1 << left_shift)
+        shifted2 = (b - zp2) * (1 << ls)
+        scaled1 = mbqm(shifted1, p["input1_multiplier"], p["input1_shift"])
+        scaled2 = mbqm(shifted2, p["input2_multiplier"], p["input2_shift"])
+        raw_sum = scaled1 + scaled2
+        assert -(2**31) <= raw_sum < 2**31
+        raw = mbqm(raw_sum, p["output_multiplier"], p["output_shift"]) + zp_out
+        out.append(min(max(raw, act_min), act_max))
+    return out

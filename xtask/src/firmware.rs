@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context};
 
-use crate::models::{self, NETS};
+use crate::models::{self, Net, NETS};
 
 const TARGET: &str = "thumbv7em-none-eabihf";
 
@@ -126,8 +126,7 @@ pub fn m7() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A model's outputs per row: every cell, integers as themselves and f32
-/// values as their bits.
+/// A model's outputs per row, each f32 value as its bits.
 pub(crate) type Outputs = BTreeMap<u32, Vec<i64>>;
 
 /// Parses `TAG name row [a, b, …]` lines of the parity firmware.
@@ -137,7 +136,10 @@ pub(crate) fn firmware_outputs(text: &str, tag: &str, name: &str) -> anyhow::Res
         let Some(rest) = line.trim().strip_prefix(tag) else {
             continue;
         };
-        let mut it = rest.trim_start().splitn(3, ' ');
+        let Some(rest) = rest.strip_prefix(' ') else {
+            continue;
+        };
+        let mut it = rest.splitn(3, ' ');
         if it.next() != Some(name) {
             continue;
         }
@@ -157,8 +159,16 @@ pub(crate) fn firmware_outputs(text: &str, tag: &str, name: &str) -> anyhow::Res
     Ok(out)
 }
 
-/// `axon predict` on every row of the CSV file `data`: every cell, `q_*`
-/// columns (int8 codes) as integers and the others (f32 values) as bits.
+/// `axon predict` on every row of the CSV file `data`: the output values
+/// (f32) as their bits, per row.
+///
+/// For an int8 model `axon predict` also prints each output's int8 code
+/// (`q_*` columns); they are left out, because the firmware prints values
+/// only (a `forward()` returns values) and a value determines its code:
+/// the dequantized value `scale · (q − zp)` is strictly increasing in the
+/// code `q` (the products of a positive scale with the integers −255..=255
+/// are further apart than an f32 rounding step), so equal value bits mean
+/// equal codes.
 pub(crate) fn host_outputs(model: &Path, data: &Path) -> anyhow::Result<Outputs> {
     let stem = data.file_stem().and_then(|s| s.to_str()).unwrap_or("data");
     let tmp = std::env::temp_dir().join(format!("axon-parity-{}-{stem}.csv", std::process::id()));
@@ -171,12 +181,8 @@ pub(crate) fn host_outputs(model: &Path, data: &Path) -> anyhow::Result<Outputs>
     for (row, rec) in rdr.records().enumerate() {
         let rec = rec?;
         let mut vals = Vec::with_capacity(rec.len());
-        for (cell, &code) in rec.iter().zip(&is_code) {
-            let v = if code {
-                cell.parse::<i64>().ok()
-            } else {
-                cell.parse::<f32>().ok().map(|f| f.to_bits() as i64)
-            };
+        for (cell, _) in rec.iter().zip(&is_code).filter(|(_, &code)| !code) {
+            let v = cell.parse::<f32>().ok().map(|f| f.to_bits() as i64);
             vals.push(
                 v.with_context(|| format!("{}: row {row}: bad cell {cell:?}", tmp.display()))?,
             );
@@ -187,41 +193,60 @@ pub(crate) fn host_outputs(model: &Path, data: &Path) -> anyhow::Result<Outputs>
     Ok(out)
 }
 
-/// Compares one model's firmware lines under each `(tag, kind)` in `tags`
-/// (e.g. the generic and the compiled engine) with `axon predict` on
-/// `file`, run once; returns the number of samples compared.
-fn compare(text: &str, name: &str, file: &str, tags: &[(&str, &str)]) -> anyhow::Result<usize> {
-    let host = host_outputs(&models::dir().join(file), &models::data(name))?;
-    let mut samples = 0;
-    for &(tag, kind) in tags {
-        let fw = firmware_outputs(text, tag, name)?;
-        if fw.len() != host.len() || fw.is_empty() {
-            bail!(
-                "{name} {kind}: the firmware printed {} rows, `axon predict` {}",
-                fw.len(),
-                host.len()
-            );
-        }
-        let mut values = 0;
-        for (row, h) in &host {
-            let f = fw
-                .get(row)
-                .with_context(|| format!("{name} {kind}: row {row} missing"))?;
-            if f != h {
-                let col = f.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
-                bail!(
-                    "{name} {kind}: row {row} column {col}: firmware {:?}, host {:?} (codes as integers, values as f32 bits)",
-                    f.get(col),
-                    h.get(col),
-                );
-            }
-            values += h.len();
-        }
-        println!(
-            "parity {name:>6} {kind:>4}: {} samples, {values} values: firmware == axon predict, bit for bit",
+/// Compares a firmware's rows with the host's; returns (rows, values).
+pub(crate) fn compare_rows(
+    name: &str,
+    kind: &str,
+    fw: &Outputs,
+    host: &Outputs,
+) -> anyhow::Result<(usize, usize)> {
+    if fw.len() != host.len() || fw.is_empty() {
+        bail!(
+            "{name} {kind}: the firmware printed {} rows, `axon predict` {}",
+            fw.len(),
             host.len()
         );
-        samples += host.len();
+    }
+    let mut values = 0;
+    for (row, h) in host {
+        let f = fw
+            .get(row)
+            .with_context(|| format!("{name} {kind}: row {row} missing"))?;
+        if f != h {
+            let col = f.iter().zip(h).position(|(a, b)| a != b).unwrap_or(0);
+            bail!(
+                "{name} {kind}: row {row} column {col}: firmware {:?}, host {:?} (f32 bits; {} values vs {})",
+                f.get(col),
+                h.get(col),
+                f.len(),
+                h.len()
+            );
+        }
+        values += h.len();
+    }
+    Ok((host.len(), values))
+}
+
+/// The parity firmware's line tags: (tag, what ran), for the f32 model
+/// and for the int8 model.
+const F32_TAGS: [(&str, &str); 2] = [("f32.fwd", "f32 forward()"), ("f32.graph", "f32 GRAPH")];
+const INT8_TAGS: [(&str, &str); 2] = [("int8.fwd", "int8 forward()"), ("int8.graph", "int8 GRAPH")];
+
+/// Compares one model's firmware lines under each `(tag, kind)` in `tags`
+/// (e.g. its `forward()` and its `GRAPH` through the interpreter) with
+/// `axon predict` on `file`, run once; returns the number of samples
+/// compared.
+fn compare(text: &str, net: &Net, file: &str, tags: &[(&str, &str)]) -> anyhow::Result<usize> {
+    let host = host_outputs(&models::dir().join(file), &models::data(net))?;
+    let mut samples = 0;
+    for &(tag, kind) in tags {
+        let fw = firmware_outputs(text, tag, net.name)?;
+        let (rows, values) = compare_rows(net.name, kind, &fw, &host)?;
+        println!(
+            "parity {:>15} {kind:>14}: {rows} samples, {values} values: firmware == axon predict, bit for bit",
+            net.name
+        );
+        samples += rows;
     }
     Ok(samples)
 }
@@ -230,20 +255,8 @@ fn compare(text: &str, name: &str, file: &str, tags: &[(&str, &str)]) -> anyhow:
 fn compare_all(text: &str) -> anyhow::Result<usize> {
     let mut total = 0;
     for net in &NETS {
-        total += compare(
-            text,
-            net.name,
-            &format!("{}.json", net.name),
-            &[("P", "f32")],
-        )?;
-        // The generic (`MODEL`) and the compiled engine (`COMPILED`)
-        // against one run of `axon predict`.
-        total += compare(
-            text,
-            net.name,
-            &format!("{}.int8.json", net.name),
-            &[("Q", "int8"), ("C", "int8 compiled")],
-        )?;
+        total += compare(text, net, &format!("{}.json", net.name), &F32_TAGS)?;
+        total += compare(text, net, &format!("{}.int8.json", net.name), &INT8_TAGS)?;
     }
     Ok(total)
 }
@@ -263,8 +276,8 @@ pub fn parity() -> anyhow::Result<()> {
 }
 
 /// The parity firmware built for the soft-float ABI (`thumbv7em-none-eabi`:
-/// DSP but no FPU registers in calls; the f32 kernels and the compiled
-/// engine's input staging take their plain-Rust paths), run on the
+/// DSP but no FPU registers in calls; the f32 kernels and `forward()`'s
+/// input staging take their plain-Rust paths), run on the
 /// Cortex-M4F and compared with `axon predict` like [`parity`].
 pub fn soft_float() -> anyhow::Result<()> {
     models::check()?;
@@ -277,8 +290,8 @@ pub fn soft_float() -> anyhow::Result<()> {
 }
 
 /// The demo application (`firmware/src/bin/demo.rs`: the embedded-hal app
-/// loop, replayed sensor frames, the compiled digits model) run to its end
-/// in QEMU.
+/// loop, replayed sensor frames, the digits model's generated `classify()`)
+/// run to its end in QEMU.
 pub fn demo() -> anyhow::Result<()> {
     let elf = build("demo", "release", &[], "target", &[])?;
     let text = qemu(&elf, "mps2-an386")?;
@@ -351,14 +364,18 @@ fn footprint_of(feature: &[&str]) -> anyhow::Result<(u64, u64, u64)> {
 pub fn footprint() -> anyhow::Result<()> {
     let (f0, r0, s0) = footprint_of(&[])?;
     println!("baseline firmware (no model): flash {f0} B, static RAM {r0} B, stack {s0} B");
-    for (net, feat) in [("sine", "fp-sine"), ("digits", "fp-digits")] {
+    for (net, feat) in [
+        ("sine", "fp-sine"),
+        ("digits", "fp-digits"),
+        ("digits_residual", "fp-residual"),
+    ] {
         for (engine, feats) in [
-            ("compiled", vec![feat]),
-            ("generic ", vec![feat, "fp-generic"]),
+            ("forward()", vec![feat]),
+            ("GRAPH + interpreter", vec![feat, "fp-generic"]),
         ] {
             let (f, r, s) = footprint_of(&feats)?;
             println!(
-                "{net:>6} ({engine}): model + engine flash {} B, RAM {} B (static {} + peak stack {}); whole firmware flash {f} B, RAM {} B + stack",
+                "{net:>15} ({engine}): model + engine flash {} B, RAM {} B (static {} + peak stack {}); whole firmware flash {f} B, RAM {} B + stack",
                 f - f0,
                 (r - r0) + (s.saturating_sub(s0)),
                 r - r0,
@@ -371,7 +388,7 @@ pub fn footprint() -> anyhow::Result<()> {
     let s = sections(&demo)?;
     let get = |k: &str| s.get(k).copied().unwrap_or(0);
     println!(
-        "demo firmware (digits int8, replayed sensor, release): flash {} B, static RAM {} B",
+        "demo firmware (digits int8 classify(), replayed sensor, release): flash {} B, static RAM {} B",
         get(".vector_table") + get(".text") + get(".rodata") + get(".data"),
         get(".data") + get(".bss") + get(".uninit")
     );
@@ -379,8 +396,9 @@ pub fn footprint() -> anyhow::Result<()> {
 }
 
 /// The core's portable path on a Cortex-M0: the `m0` binary built for
-/// thumbv6m-none-eabi (scalar int8 kernel) on QEMU's micro:bit, every sine
-/// row compared with `axon predict`.
+/// thumbv6m-none-eabi (scalar int8 kernel, the packed layer's plain-Rust
+/// twin) on QEMU's micro:bit, every sine row through the f32 and int8
+/// models' `forward()` and `GRAPH`, compared with `axon predict`.
 pub fn m0() -> anyhow::Result<()> {
     let elf = build_for(
         "thumbv6m-none-eabi",
@@ -394,11 +412,58 @@ pub fn m0() -> anyhow::Result<()> {
     if let Some(line) = text.lines().find(|l| l.contains("m0:")) {
         println!("microbit (Cortex-M0): {}", line.trim());
     }
-    compare(
-        &text,
-        "sine",
-        "sine.int8.json",
-        &[("Q", "int8"), ("C", "int8 compiled")],
-    )?;
+    let sine = models::net("sine")?;
+    compare(&text, sine, "sine.json", &F32_TAGS)?;
+    compare(&text, sine, "sine.int8.json", &INT8_TAGS)?;
+    Ok(())
+}
+
+/// The panic-never firmware: each binary's panic handler calls an
+/// `extern "C"` function that exists nowhere, so the release build links
+/// only if the optimiser removed every panic path (a surviving one fails
+/// the link, naming `axon_panic_handler_is_linked`). Each run prints a
+/// checksum of every output bit of every row (`checksum NAME ROWS 0x…`),
+/// compared here with the same sum over `axon predict`'s outputs.
+pub fn panic_never() -> anyhow::Result<()> {
+    models::check()?;
+    for (bin, what) in [
+        (
+            "panic_never_blob",
+            "blob → axon_core::blob::parse → Interpreter",
+        ),
+        ("panic_never_forward", "generated forward()"),
+    ] {
+        let elf = build(bin, "release", &["panic-never"], "target", &[]).with_context(|| {
+            format!("{bin}: a panic path is left (a link error naming `axon_panic_handler_is_linked` above means one survived optimisation)")
+        })?;
+        let text = qemu(&elf, "mps2-an386")?;
+        let mut checked = 0;
+        for line in text.lines() {
+            let Some(rest) = line.trim().strip_prefix("checksum ") else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let [name, file, rows, sum] = f[..] else {
+                bail!("{bin}: bad line {line}");
+            };
+            let net = models::net(name)?;
+            let host = host_outputs(&models::dir().join(file), &models::data(net))?;
+            let mut fnv: u32 = 0x811c_9dc5;
+            for v in host.values().flatten() {
+                for b in (*v as u32).to_le_bytes() {
+                    fnv = (fnv ^ b as u32).wrapping_mul(0x0100_0193);
+                }
+            }
+            let want = fnv.to_string();
+            if rows != host.len().to_string() || sum != want {
+                bail!("{bin}: {name} ({file}): firmware {rows} rows, checksum {sum}; axon predict {} rows, {want}", host.len());
+            }
+            println!("panic-never {bin:>19}: {what}, {name} ({file}): {rows} rows, output checksum {sum} == axon predict");
+            checked += 1;
+        }
+        if checked == 0 {
+            bail!("{bin} printed no checksum:\n{text}");
+        }
+    }
     Ok(())
 }

@@ -1,38 +1,43 @@
 //! The files the firmware builds with, in `firmware/models/`, and how each
 //! is made from the trained models and the bundled data.
 //!
-//! Sources (written by `cargo xtask models --retrain`, with the `axon` CLI):
-//! `NAME.json` (f32, `axon train`) and `NAME.int8.json` (`axon quantize`).
-//! Generated from them (by `cargo xtask models`, and checked for staleness by
-//! this module's test):
-//! * `NAME_int8.rs`: `axon export --rust` (the int8 model as statics);
-//! * `NAME_f32.rs`: the f32 model as `axon_firmware::f32_model` statics;
-//! * `NAME_inputs.bin`: every row of `data/NAME.csv` as the model's input
+//! Sources (written by `cargo xtask models --retrain`, with the `axon` CLI;
+//! version-2 JSON model files): `NAME.json` (f32, `axon train`) and
+//! `NAME.int8.json` (`axon quantize`). Generated from them (by `cargo xtask
+//! models`, and checked for staleness by `cargo xtask check-models` and this
+//! module's test):
+//! * `NAME_int8.rs`, `NAME_f32.rs`: `axon export --rust` of each model
+//!   (`GRAPH` for the interpreter, and the straight-line `forward()` /
+//!   `classify()`);
+//! * `NAME_int8.axon`: `axon export --out` of the int8 model (the blob the
+//!   panic-never firmware parses);
+//! * `DATA_inputs.bin`: every row of `data/DATA.csv` as the model's input
 //!   features, f32 little-endian, row-major: what `axon predict` reads.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use axon_host::data::{Header, Table};
-use axon_host::model::{LayerSpec, Model};
-use axon_host::quantize::Int8Model;
+use axon_host::model::Model;
 use clap::Parser as _;
 
 /// A network the firmware embeds.
 pub struct Net {
-    /// File stem in `firmware/models/` and `data/`.
+    /// File stem in `firmware/models/`.
     pub name: &'static str,
-    /// `axon train` arguments after `--data data/NAME.csv --out …`.
+    /// Its data set: `data/DATA.csv` (training, calibration, parity rows).
+    pub data: &'static str,
+    /// `axon train` arguments after `--data data/DATA.csv --out …`.
     pub train: &'static [&'static str],
     /// `axon quantize` arguments after `--model … --calib … --out …`.
     pub quantize: &'static [&'static str],
 }
 
-/// The two bundled networks.
-pub const NETS: [Net; 2] = [
+/// The networks the firmware embeds.
+pub const NETS: [Net; 3] = [
     Net {
         name: "digits",
+        data: "digits",
         // Raw pixel levels (0..=16, one scale already): no per-pixel
         // standardisation to store or compute on the device.
         train: &[
@@ -52,6 +57,7 @@ pub const NETS: [Net; 2] = [
     },
     Net {
         name: "sine",
+        data: "sine",
         train: &[
             "--layers",
             "1,16,16,1",
@@ -66,7 +72,36 @@ pub const NETS: [Net; 2] = [
         ],
         quantize: &["--per-tensor"],
     },
+    // 64 → 64, two residual blocks of two 64×64 layers, → 10
+    // (examples/digits_residual.toml). Adam overfits it (95 % validation
+    // accuracy); AdamW's decoupled weight decay of 0.5 gives 98.6 %.
+    Net {
+        name: "digits_residual",
+        data: "digits",
+        train: &[
+            "--arch",
+            "examples/digits_residual.toml",
+            "--optimizer",
+            "adamw",
+            "--weight-decay",
+            "0.5",
+            "--epochs",
+            "40",
+            "--seed",
+            "7",
+            "--standardize",
+            "false",
+        ],
+        quantize: &["--per-tensor"],
+    },
 ];
+
+/// The network named `name`.
+pub fn net(name: &str) -> anyhow::Result<&'static Net> {
+    NETS.iter()
+        .find(|n| n.name == name)
+        .with_context(|| format!("no network {name} in xtask's NETS"))
+}
 
 /// The repository root (this crate's parent directory).
 pub fn root() -> PathBuf {
@@ -81,9 +116,9 @@ pub fn dir() -> PathBuf {
     root().join("firmware").join("models")
 }
 
-/// `data/NAME.csv`.
-pub fn data(name: &str) -> PathBuf {
-    root().join("data").join(format!("{name}.csv"))
+/// The data set of network `net`: `data/DATA.csv`.
+pub fn data(net: &Net) -> PathBuf {
+    root().join("data").join(format!("{}.csv", net.data))
 }
 
 /// Runs the `axon` command line in this process.
@@ -94,13 +129,17 @@ pub fn axon(args: &[&str]) -> anyhow::Result<()> {
     axon_host::cli::run(cli)
 }
 
-/// Trains and quantizes the source models again (deterministic: seeded).
-/// Runs from the repository root with relative paths, so the paths the
-/// model files record (e.g. the calibration source) are machine-independent.
-pub fn retrain() -> anyhow::Result<()> {
+/// Trains and quantizes the source models again (deterministic: seeded):
+/// every network, or only the one named `only`. Runs from the repository
+/// root with relative paths, so the paths the model files record (e.g. the
+/// calibration source) are machine-independent.
+pub fn retrain(only: Option<&str>) -> anyhow::Result<()> {
+    if let Some(name) = only {
+        net(name)?;
+    }
     std::env::set_current_dir(root()).context("entering the repository root")?;
-    for net in &NETS {
-        let csv = format!("data/{}.csv", net.name);
+    for net in NETS.iter().filter(|n| only.is_none_or(|o| o == n.name)) {
+        let csv = format!("data/{}.csv", net.data);
         let f32_path = format!("firmware/models/{}.json", net.name);
         let int8_path = format!("firmware/models/{}.int8.json", net.name);
         let (csv, f, q) = (csv.as_str(), f32_path.as_str(), int8_path.as_str());
@@ -123,24 +162,38 @@ fn path_str(p: &Path) -> anyhow::Result<&str> {
 pub fn generate() -> anyhow::Result<Vec<(PathBuf, Vec<u8>)>> {
     let mut out = Vec::new();
     for net in &NETS {
-        let f32_json = dir().join(format!("{}.json", net.name));
-        let int8_json = dir().join(format!("{}.int8.json", net.name));
-        let model = Model::load(&f32_json)?;
-        let q = Int8Model::load(&int8_json)?;
-        let origin = format!("firmware/models/{}.int8.json", net.name);
-        out.push((
-            dir().join(format!("{}_int8.rs", net.name)),
-            axon_host::export::write_rust(&q, &origin)?.into_bytes(),
-        ));
-        let origin = format!("firmware/models/{}.json", net.name);
-        out.push((
-            dir().join(format!("{}_f32.rs", net.name)),
-            f32_source(&model, &origin)?.into_bytes(),
-        ));
-        out.push((
-            dir().join(format!("{}_inputs.bin", net.name)),
-            inputs(&model, &data(net.name))?,
-        ));
+        for (kind, file) in [
+            ("f32", format!("{}.json", net.name)),
+            ("int8", format!("{}.int8.json", net.name)),
+        ] {
+            let model = Model::load(&dir().join(&file))?;
+            let origin = format!("firmware/models/{file}");
+            let rust = axon_host::export::write_rust(&model, &origin)
+                .with_context(|| format!("exporting {origin} as Rust"))?;
+            out.push((
+                dir().join(format!("{}_{kind}.rs", net.name)),
+                rust.source.into_bytes(),
+            ));
+            if kind == "int8" {
+                let blob = axon_host::export::write_blob(&model, net.name)
+                    .with_context(|| format!("exporting {origin} as a blob"))?;
+                out.push((dir().join(format!("{}_int8.axon", net.name)), blob));
+            } else {
+                // One input file per data set: the networks that share
+                // one must read the same features from it.
+                let path = dir().join(format!("{}_inputs.bin", net.data));
+                let bytes = inputs(&model, &data(net))?;
+                match out.iter().find(|(p, _)| *p == path) {
+                    Some((_, b)) if *b != bytes => bail!(
+                        "{}: reads other features from data/{}.csv than the network before it",
+                        net.name,
+                        net.data
+                    ),
+                    Some(_) => {}
+                    None => out.push((path, bytes)),
+                }
+            }
+        }
     }
     Ok(out)
 }
@@ -182,137 +235,9 @@ pub fn check() -> anyhow::Result<()> {
 /// reads them: f32 little-endian, row-major.
 pub fn inputs(model: &Model, csv: &Path) -> anyhow::Result<Vec<u8>> {
     let table = Table::read(path_str(csv)?, Header::Auto)?;
-    let cols = axon_host::cli::predict::feature_columns(model, &table, None)?;
+    let cols = model.input_columns(&table, None)?;
     let x = table.numbers(&cols)?;
     Ok(x.iter().flat_map(|v| v.to_le_bytes()).collect())
-}
-
-fn f32_lit(x: f32) -> String {
-    // `{:?}` is the shortest decimal that reads back to the same f32.
-    if x.is_nan() || x.is_infinite() {
-        return format!("f32::from_bits({:#010x})", x.to_bits());
-    }
-    let s = format!("{x:?}");
-    if s.contains('.') || s.contains('e') {
-        format!("{s}_f32")
-    } else {
-        format!("{s}.0_f32")
-    }
-}
-
-fn list(xs: &[f32]) -> String {
-    let mut s = String::from("[");
-    for (i, x) in xs.iter().enumerate() {
-        s.push_str(if i % 8 == 0 { "\n    " } else { " " });
-        s.push_str(&f32_lit(*x));
-        s.push(',');
-    }
-    s.push_str("\n]");
-    s
-}
-
-fn activation(a: &axon_core::Activation) -> String {
-    use axon_core::Activation as A;
-    let v = match a {
-        A::Identity => "Identity".to_string(),
-        A::Relu => "Relu".to_string(),
-        A::LeakyRelu { alpha } => format!("LeakyRelu {{ alpha: {} }}", f32_lit(*alpha)),
-        A::Sigmoid => "Sigmoid".to_string(),
-        A::Tanh => "Tanh".to_string(),
-        A::GeluTanh => "GeluTanh".to_string(),
-        A::GeluErf => "GeluErf".to_string(),
-        A::Silu => "Silu".to_string(),
-        A::Softmax => "Softmax".to_string(),
-    };
-    format!("::axon_core::Activation::{v}")
-}
-
-/// The f32 model as `static` items of `axon_firmware::f32_model` types.
-pub fn f32_source(m: &Model, origin: &str) -> anyhow::Result<String> {
-    let mut s = String::new();
-    let mut width = m.inputs;
-    let mut outputs = m.inputs;
-    let _ = writeln!(
-        s,
-        "// @generated by `cargo xtask models` from {origin}. Do not edit."
-    );
-    let _ = writeln!(
-        s,
-        "// Runs as `axon predict` runs the f32 model (axon_firmware::f32_model)."
-    );
-    s.push('\n');
-    let _ = writeln!(s, "/// Standardisation mean, `(INPUT_LEN,)`.");
-    let _ = writeln!(
-        s,
-        "static MEAN: [f32; {}] = {};",
-        m.inputs,
-        list(&m.preprocess.mean)
-    );
-    let _ = writeln!(s, "/// Standardisation standard deviation, `(INPUT_LEN,)`.");
-    let _ = writeln!(
-        s,
-        "static STD: [f32; {}] = {};",
-        m.inputs,
-        list(&m.preprocess.std)
-    );
-    let mut items = Vec::new();
-    for (i, l) in m.layers.iter().enumerate() {
-        match l {
-            LayerSpec::Dense {
-                inputs: n,
-                outputs: o,
-                weights,
-                bias,
-            } => {
-                let _ = writeln!(s, "/// Layer {i} weights, `({o}, {n})`, output-major.");
-                let _ = writeln!(
-                    s,
-                    "static W{i}: [f32; {}] = {};",
-                    weights.len(),
-                    list(weights)
-                );
-                let _ = writeln!(s, "/// Layer {i} bias, `({o},)`.");
-                let _ = writeln!(s, "static B{i}: [f32; {}] = {};", bias.len(), list(bias));
-                items.push(format!(
-                    "    ::axon_firmware::f32_model::F32Layer::Dense {{ inputs: {n}, outputs: {o}, weights: &W{i}, bias: &B{i} }},"
-                ));
-                width = width.max(*o);
-                outputs = *o;
-            }
-            LayerSpec::Activation(a) => {
-                items.push(format!(
-                    "    ::axon_firmware::f32_model::F32Layer::Activation({}),",
-                    activation(a)
-                ));
-            }
-        }
-    }
-    s.push('\n');
-    let _ = writeln!(s, "/// Raw input features.");
-    let _ = writeln!(s, "pub const INPUT_LEN: usize = {};", m.inputs);
-    let _ = writeln!(s, "/// Outputs.");
-    let _ = writeln!(s, "pub const OUTPUT_LEN: usize = {outputs};");
-    let _ = writeln!(
-        s,
-        "/// The widest tensor (each of the two scratch buffers)."
-    );
-    let _ = writeln!(s, "pub const WIDTH: usize = {width};");
-    let _ = writeln!(s, "/// The layers, first to last.");
-    let _ = writeln!(
-        s,
-        "static LAYERS: [::axon_firmware::f32_model::F32Layer; {}] = [",
-        items.len()
-    );
-    for it in &items {
-        let _ = writeln!(s, "{it}");
-    }
-    s.push_str("];\n");
-    let _ = writeln!(s, "/// The model.");
-    let _ = writeln!(
-        s,
-        "pub static MODEL: ::axon_firmware::f32_model::F32Model = ::axon_firmware::f32_model::F32Model {{ inputs: INPUT_LEN, outputs: OUTPUT_LEN, mean: &MEAN, std: &STD, layers: &LAYERS }};"
-    );
-    Ok(s)
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 
 use core::fmt;
 
-/// A blob failed validation. Nothing in a rejected blob is ever read past
-/// the check that failed.
+use crate::graph::GraphError;
+
+/// A blob failed validation. Nothing in a rejected blob is read past the
+/// check that failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BlobError {
@@ -16,12 +18,16 @@ pub enum BlobError {
     },
     /// The first four bytes are not `AXON`.
     BadMagic,
-    /// A format version this parser does not read.
+    /// A format version this parser does not read (version 1 blobs are
+    /// converted by the host's `axon`, not read in place).
     UnsupportedVersion(u16),
     /// Flag bits this version does not know.
     UnknownFlags(u16),
-    /// The header's length field or total length is impossible.
-    BadHeader,
+    /// A length field of the header is impossible (named).
+    BadHeader {
+        /// Which field.
+        field: &'static str,
+    },
     /// A reserved field is not zero (at this byte offset).
     ReservedNotZero {
         /// Offset of the field.
@@ -37,56 +43,57 @@ pub enum BlobError {
     /// The buffer holding the blob does not start at a multiple of 4 bytes
     /// in memory (wrap `include_bytes!` in a 4-aligned type).
     UnalignedBuffer,
-    /// An array offset in the blob is not a multiple of 4.
+    /// A table, record or array offset is not a multiple of 4.
     Misaligned {
         /// The offending offset.
         offset: usize,
     },
-    /// An array lies (partly) outside the payload.
+    /// A table, record or array lies (partly) outside the blob's payload.
     OffsetOutOfRange {
-        /// Start of the array.
+        /// Its start.
         offset: usize,
         /// Its length in bytes (saturated on overflow).
         len: usize,
     },
-    /// The model has no layers.
-    NoLayers,
-    /// A layer's kind (or lookup-table function) is unknown.
-    UnknownLayerKind {
-        /// Layer position.
-        layer: usize,
-        /// The kind byte.
-        kind: u8,
+    /// A tensor entry is malformed (its type, rank, storage or quantization).
+    BadTensor {
+        /// Tensor index.
+        tensor: u16,
+        /// Why.
+        why: &'static str,
     },
-    /// A width is zero, or a layer's input width is not the previous
-    /// output width (or the model's input width), or the last output width
-    /// is not the model's output width.
-    ShapesDoNotChain {
-        /// Layer position (the layer count for the model's output).
-        layer: usize,
+    /// A node entry or its op's record is malformed.
+    BadRecord {
+        /// Node index.
+        node: u16,
+        /// Why.
+        why: &'static str,
     },
-    /// A scale is not finite and positive, a zero point or clamp is outside
-    /// int8, a shift outside −31..=30, a channel count neither 1 nor the
-    /// output width, or a standardisation entry non-finite or zero.
-    BadQuantParams {
-        /// Layer position (the layer count for the model's header fields).
-        layer: usize,
+    /// A node names an op code this build does not know.
+    UnknownOp {
+        /// Node index.
+        node: u16,
+        /// The code.
+        code: u8,
     },
-    /// A layer's input offset is not minus the zero point of the tensor
-    /// before it, or the model's output parameters are not the last
-    /// layer's.
-    QuantParamsDoNotChain {
-        /// Layer position (the layer count for the model's output).
-        layer: usize,
+    /// A name is not inside the string section, or not NUL-terminated
+    /// UTF-8.
+    BadName {
+        /// The name's offset.
+        offset: u32,
     },
-    /// A layer's stored weight-row sums are not the sums of its weights.
-    RowSumsMismatch {
-        /// Layer position.
-        layer: usize,
-    },
+    /// The decoded graph is invalid (types, shapes, order, arena plan,
+    /// or an op's parameters against its tensors).
+    Graph(GraphError),
     /// This parser runs on a big-endian machine; blobs are little-endian
     /// and are read in place.
     BigEndianHost,
+}
+
+impl From<GraphError> for BlobError {
+    fn from(e: GraphError) -> Self {
+        BlobError::Graph(e)
+    }
 }
 
 impl fmt::Display for BlobError {
@@ -96,15 +103,14 @@ impl fmt::Display for BlobError {
                 write!(f, "blob truncated: needs {needed} bytes, has {found}")
             }
             BlobError::BadMagic => write!(f, "not an Axon model blob (bad magic)"),
-            BlobError::UnsupportedVersion(v) => {
-                write!(
-                    f,
-                    "blob format version {v} is not supported (this build reads {})",
-                    super::VERSION
-                )
-            }
+            BlobError::UnsupportedVersion(v) => write!(
+                f,
+                "blob format version {v} is not read in place (this build reads {}; \
+                 `axon` converts version 1)",
+                super::format::VERSION
+            ),
             BlobError::UnknownFlags(x) => write!(f, "blob has unknown flag bits {x:#06x}"),
-            BlobError::BadHeader => write!(f, "blob header length fields are inconsistent"),
+            BlobError::BadHeader { field } => write!(f, "blob header: {field} is impossible"),
             BlobError::ReservedNotZero { offset } => {
                 write!(f, "reserved field at byte {offset} is not zero")
             }
@@ -116,39 +122,25 @@ impl fmt::Display for BlobError {
                 write!(f, "blob buffer is not 4-byte aligned in memory")
             }
             BlobError::Misaligned { offset } => {
-                write!(f, "array offset {offset} is not a multiple of 4")
+                write!(f, "offset {offset} is not a multiple of 4")
             }
-            BlobError::OffsetOutOfRange { offset, len } => {
-                write!(
-                    f,
-                    "array at offset {offset} ({len} bytes) lies outside the payload"
-                )
+            BlobError::OffsetOutOfRange { offset, len } => write!(
+                f,
+                "data at offset {offset} ({len} bytes) lies outside the payload"
+            ),
+            BlobError::BadTensor { tensor, why } => write!(f, "tensor {tensor}: {why}"),
+            BlobError::BadRecord { node, why } => write!(f, "node {node}: {why}"),
+            BlobError::UnknownOp { node, code } => {
+                write!(f, "node {node} has unknown op code {code}")
             }
-            BlobError::NoLayers => write!(f, "blob has no layers"),
-            BlobError::UnknownLayerKind { layer, kind } => {
-                write!(f, "layer {layer} has unknown kind {kind}")
+            BlobError::BadName { offset } => {
+                write!(f, "name at string offset {offset} is not NUL-terminated UTF-8 inside the string section")
             }
-            BlobError::ShapesDoNotChain { layer } => {
-                write!(f, "layer {layer}: widths do not chain")
-            }
-            BlobError::BadQuantParams { layer } => {
-                write!(f, "layer {layer}: quantization parameters out of range")
-            }
-            BlobError::QuantParamsDoNotChain { layer } => {
-                write!(f, "layer {layer}: quantization parameters do not chain")
-            }
-            BlobError::RowSumsMismatch { layer } => {
-                write!(
-                    f,
-                    "layer {layer}: stored weight-row sums do not match the weights"
-                )
-            }
-            BlobError::BigEndianHost => {
-                write!(
-                    f,
-                    "blobs are little-endian and cannot be read in place on this machine"
-                )
-            }
+            BlobError::Graph(e) => write!(f, "{e}"),
+            BlobError::BigEndianHost => write!(
+                f,
+                "blobs are little-endian and cannot be read in place on this machine"
+            ),
         }
     }
 }

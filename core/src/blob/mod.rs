@@ -1,15 +1,18 @@
-//! The model blob: a versioned, checksummed binary image of an int8 model
-//! that the MCU reads in place from flash.
+//! The model blob: a versioned, checksummed binary image of a model graph
+//! that a microcontroller reads in place from flash.
 //!
-//! [`parse`] validates every field of an untrusted `&[u8]` — magic, version,
-//! lengths, CRC-32, flags, offsets, alignment, ranges, and that shapes and
-//! quantization parameters chain — and returns an [`int8::Model`] whose
-//! layers borrow the blob (weights are never copied). Every failure is a
-//! distinct [`BlobError`]; nothing panics or reads out of bounds.
+//! [`parse`] validates every field of an untrusted `&[u8]` — magic,
+//! version, lengths, CRC-32, flags, offsets, alignment, every tensor and
+//! node entry and every op's record — then the graph itself, and returns
+//! its [`Interpreter`] whose tables and constants borrow the blob (weights
+//! are never copied). Every failure is a distinct [`BlobError`] with its
+//! reason; nothing panics or reads out of bounds. The layout is defined
+//! once, in [`format`] and each op's record (`ops/<op>/`), and
+//! `docs/blob-format.md` follows it (a test compares the two).
 //!
-//! The buffer must start on a 4-byte boundary, so that bias and multiplier
-//! arrays can be viewed as `&[i32]` in place. `include_bytes!` only
-//! guarantees 1-byte alignment; wrap it:
+//! The buffer must start on a 4-byte boundary, so that arrays can be
+//! viewed in place. `include_bytes!` only guarantees 1-byte alignment;
+//! wrap it:
 //!
 //! ```
 //! #[repr(C, align(4))]
@@ -18,12 +21,14 @@
 //! assert_eq!(BLOB.0.as_ptr() as usize % 4, 0);
 //! ```
 //!
-//! [`int8::Model`]: crate::int8::Model
+//! [`Interpreter`]: crate::Interpreter
 
 mod error;
 pub mod format;
 mod parse;
+mod record;
 
 pub use error::BlobError;
 pub use format::{MAGIC, VERSION};
-pub use parse::{parse, LayerTable};
+pub use parse::{model_name, parse, NodeTable, TensorTable};
+pub use record::Record;

@@ -1,50 +1,58 @@
-//! The blob parser: validates every field once, then hands out layers that
-//! borrow the blob's bytes in place (no allocation, no copy of weights).
+//! The blob parser: validates every field once, then hands out the graph's
+//! tensors and nodes decoded on demand from the blob's bytes in place (no
+//! allocation, no copy of weights).
 
 use super::error::BlobError;
-use super::format::{self as fmt, entry, header};
+use super::format::{self as fmt, header, node, storage, tensor};
+use super::record::{array, bytes_at, Fields, Record};
 use crate::crc32::crc32;
-use crate::int8::{FullyConnected, Layer, Layers, LutKind, LutLayer, Model, Standardize};
-use crate::quant::softmax::{SoftmaxParams, SOFTMAX_OUTPUT};
-use crate::quant::{QuantParams, Rounding};
+use crate::graph::{DType, Graph, Node, Nodes, Quant, Shape, Storage, Tensor, Tensors};
+use crate::interpreter::Interpreter;
+use crate::ops::{Op, MAX_INPUTS};
+use crate::quant::QuantParams;
 
-/// Bytes at `off..off + N`, or `None` past the end.
-#[inline]
-fn bytes_at<const N: usize>(b: &[u8], off: usize) -> Option<[u8; N]> {
-    let end = off.checked_add(N)?;
-    b.get(off..end)?.try_into().ok()
-}
-
-fn u16_at(b: &[u8], off: usize) -> Option<u16> {
-    bytes_at::<2>(b, off).map(u16::from_le_bytes)
-}
-
-fn u32_at(b: &[u8], off: usize) -> Option<u32> {
-    bytes_at::<4>(b, off).map(u32::from_le_bytes)
-}
-
-fn i32_at(b: &[u8], off: usize) -> Option<i32> {
-    bytes_at::<4>(b, off).map(i32::from_le_bytes)
-}
-
-fn f32_at(b: &[u8], off: usize) -> Option<f32> {
-    bytes_at::<4>(b, off).map(f32::from_le_bytes)
-}
-
-/// A validated blob's layer table: decodes layer `i` on demand, borrowing
-/// the arrays from the blob.
+/// Where the parts of a validated blob are.
 #[derive(Debug, Clone, Copy)]
-pub struct LayerTable<'a> {
-    /// The blob, `total_len` bytes, 4-aligned in memory, checksum verified.
+struct Parts<'a> {
+    /// The blob, `total_len` bytes, 4-aligned, checksum verified.
     blob: &'a [u8],
-    /// Number of entries.
-    count: usize,
-    /// The rounding of every fully connected layer (`FLAG_SINGLE_ROUNDING`).
-    rounding: Rounding,
+    /// Where records and arrays may lie.
+    payload: (usize, usize),
+    /// The string section.
+    strings: &'a [u8],
 }
 
-impl<'a> LayerTable<'a> {
-    /// Number of layers.
+impl<'a> Parts<'a> {
+    /// The name at `offset` of the string section (`None` for
+    /// [`fmt::NO_NAME`] or a bad one, which parsing rejects).
+    fn name(&self, offset: u32) -> Option<&'a str> {
+        if offset == fmt::NO_NAME {
+            return None;
+        }
+        let s = self.strings.get(offset as usize..)?;
+        let end = s.iter().position(|&b| b == 0)?;
+        core::str::from_utf8(s.get(..end)?).ok()
+    }
+
+    fn check_name(&self, offset: u32) -> Result<(), BlobError> {
+        if offset == fmt::NO_NAME || self.name(offset).is_some() {
+            Ok(())
+        } else {
+            Err(BlobError::BadName { offset })
+        }
+    }
+}
+
+/// A validated blob's tensor table.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorTable<'a> {
+    parts: Parts<'a>,
+    at: usize,
+    count: usize,
+}
+
+impl<'a> TensorTable<'a> {
+    /// Number of tensors.
     pub fn len(&self) -> usize {
         self.count
     }
@@ -54,459 +62,340 @@ impl<'a> LayerTable<'a> {
         self.count == 0
     }
 
-    /// Layer `i`; `None` past the end. Every entry was validated by
-    /// [`parse`], so this does not fail for `i < len()`.
-    pub fn get(&self, i: usize) -> Option<Layer<'a>> {
-        if i >= self.count {
+    fn fields(&self, id: u16) -> Fields<'a> {
+        Fields {
+            b: self.parts.blob,
+            base: self.at + id as usize * tensor::LAYOUT.len,
+        }
+    }
+
+    /// Tensor `id`; `None` past the end (every entry was validated).
+    pub fn get(&self, id: u16) -> Option<Tensor<'a>> {
+        if id as usize >= self.count {
             return None;
         }
-        // Parsing verified every entry; inference skips the O(weights) checks.
-        self.decode(i, false).ok()
+        decode_tensor(&self.fields(id), id).ok()
     }
 
-    /// Output width of layer `i` (read from its entry without decoding the
-    /// layer); `None` past the end.
-    pub fn output_len(&self, i: usize) -> Option<usize> {
-        if i >= self.count {
+    /// Tensor `id`'s name.
+    pub fn name(&self, id: u16) -> Option<&'a str> {
+        if id as usize >= self.count {
             return None;
         }
-        let at = fmt::HEADER_LEN + i * fmt::ENTRY_LEN + entry::OUTPUT_LEN;
-        u32_at(self.blob, at).map(|w| w as usize)
-    }
-
-    /// The payload: after the layer table, before the CRC.
-    fn payload(&self) -> (usize, usize) {
-        let start = fmt::HEADER_LEN + self.count * fmt::ENTRY_LEN;
-        (start, self.blob.len().saturating_sub(fmt::CRC_LEN))
-    }
-
-    /// An array of `count` elements of `T` at `offset`, inside the payload,
-    /// 4-aligned, viewed in place.
-    fn array<T: bytemuck::Pod>(&self, offset: u32, count: usize) -> Result<&'a [T], BlobError> {
-        let offset = offset as usize;
-        let len =
-            count
-                .checked_mul(core::mem::size_of::<T>())
-                .ok_or(BlobError::OffsetOutOfRange {
-                    offset,
-                    len: usize::MAX,
-                })?;
-        if !offset.is_multiple_of(fmt::ALIGN) {
-            return Err(BlobError::Misaligned { offset });
-        }
-        let (start, end) = self.payload();
-        let stop = offset
-            .checked_add(len)
-            .ok_or(BlobError::OffsetOutOfRange { offset, len })?;
-        if offset < start || stop > end {
-            return Err(BlobError::OffsetOutOfRange { offset, len });
-        }
-        let bytes = self
-            .blob
-            .get(offset..stop)
-            .ok_or(BlobError::OffsetOutOfRange { offset, len })?;
-        bytemuck::try_cast_slice(bytes).map_err(|_| BlobError::UnalignedBuffer)
-    }
-
-    /// Decodes entry `i` on its own (chaining is checked by [`parse`]).
-    /// Field ranges and array bounds are always checked; with `verify`, also
-    /// the per-element checks (shift ranges, row sums) that [`parse`] runs
-    /// once so that each inference need not.
-    fn decode(&self, i: usize, verify: bool) -> Result<Layer<'a>, BlobError> {
-        let base = fmt::HEADER_LEN + i * fmt::ENTRY_LEN;
-        let e = self
-            .blob
-            .get(base..base + fmt::ENTRY_LEN)
-            .ok_or(BlobError::Truncated {
-                needed: base + fmt::ENTRY_LEN,
-                found: self.blob.len(),
-            })?;
-        // `e` is exactly ENTRY_LEN bytes, so every fixed read below succeeds;
-        // `unwrap_or(0)` keeps the path panic-free regardless.
-        let byte = |off: usize| e.get(off).copied().unwrap_or(0);
-        let word = |off: usize| u32_at(e, off).unwrap_or(0);
-        let int = |off: usize| i32_at(e, off).unwrap_or(0);
-        let reserved = |offs: &[usize]| -> Result<(), BlobError> {
-            for &off in offs {
-                let nonzero = if off < 4 {
-                    byte(off) != 0
-                } else {
-                    word(off) != 0
-                };
-                if nonzero {
-                    return Err(BlobError::ReservedNotZero { offset: base + off });
-                }
-            }
-            Ok(())
-        };
-        let kind = byte(entry::KIND);
-        let input_len = word(entry::INPUT_LEN) as usize;
-        let output_len = word(entry::OUTPUT_LEN) as usize;
-        let output = QuantParams::new(
-            f32_at(e, entry::OUTPUT_SCALE).unwrap_or(f32::NAN),
-            int(entry::OUTPUT_ZERO_POINT),
-        );
-        if input_len == 0 || output_len == 0 {
-            return Err(BlobError::ShapesDoNotChain { layer: i });
-        }
-        match kind {
-            fmt::KIND_FULLY_CONNECTED => {
-                reserved(&[entry::SUBKIND])?;
-                let row_sums = match word(entry::ROW_SUMS) {
-                    0 => None,
-                    off => Some(self.array::<i32>(off, output_len)?),
-                };
-                let channels = word(entry::PARAM_B) as usize;
-                if channels != 1 && channels != output_len {
-                    return Err(BlobError::BadQuantParams { layer: i });
-                }
-                let n = input_len
-                    .checked_mul(output_len)
-                    .ok_or(BlobError::OffsetOutOfRange {
-                        offset: word(entry::DATA) as usize,
-                        len: usize::MAX,
-                    })?;
-                let fc = FullyConnected {
-                    input_len,
-                    output_len,
-                    weights: self.array::<i8>(word(entry::DATA), n)?,
-                    bias: self.array::<i32>(word(entry::BIAS), output_len)?,
-                    multiplier: self.array::<i32>(word(entry::MULTIPLIER), channels)?,
-                    shift: self.array::<i32>(word(entry::SHIFT), channels)?,
-                    input_offset: int(entry::PARAM_A),
-                    output,
-                    act_min: byte(entry::ACT_MIN) as i8,
-                    act_max: byte(entry::ACT_MAX) as i8,
-                    row_sums,
-                    rounding: self.rounding,
-                };
-                if verify && !fc.is_consistent() {
-                    return Err(BlobError::BadQuantParams { layer: i });
-                }
-                if verify && !fc.row_sums_match() {
-                    return Err(BlobError::RowSumsMismatch { layer: i });
-                }
-                Ok(Layer::FullyConnected(fc))
-            }
-            fmt::KIND_LUT => {
-                let sub = byte(entry::SUBKIND);
-                let lut_kind = LutKind::from_code(sub).ok_or(BlobError::UnknownLayerKind {
-                    layer: i,
-                    kind: sub,
-                })?;
-                reserved(&[
-                    entry::ACT_MIN,
-                    entry::ACT_MAX,
-                    entry::PARAM_A,
-                    entry::PARAM_B,
-                    entry::BIAS,
-                    entry::MULTIPLIER,
-                    entry::SHIFT,
-                    entry::ROW_SUMS,
-                ])?;
-                if input_len != output_len {
-                    return Err(BlobError::ShapesDoNotChain { layer: i });
-                }
-                if !output.is_valid() {
-                    return Err(BlobError::BadQuantParams { layer: i });
-                }
-                let table: &'a [i8; 256] = self
-                    .array::<i8>(word(entry::DATA), 256)?
-                    .try_into()
-                    .map_err(|_| BlobError::OffsetOutOfRange {
-                        offset: word(entry::DATA) as usize,
-                        len: 256,
-                    })?;
-                Ok(Layer::Lut(LutLayer {
-                    kind: lut_kind,
-                    len: input_len,
-                    table,
-                    output,
-                }))
-            }
-            fmt::KIND_SOFTMAX => {
-                reserved(&[
-                    entry::SUBKIND,
-                    entry::ACT_MIN,
-                    entry::ACT_MAX,
-                    entry::BIAS,
-                    entry::MULTIPLIER,
-                    entry::SHIFT,
-                    entry::ROW_SUMS,
-                ])?;
-                if input_len != output_len {
-                    return Err(BlobError::ShapesDoNotChain { layer: i });
-                }
-                let params = SoftmaxParams {
-                    input_multiplier: int(entry::PARAM_A),
-                    input_left_shift: int(entry::PARAM_B),
-                    diff_min: int(entry::DATA),
-                };
-                if !params.is_valid() || output != SOFTMAX_OUTPUT {
-                    return Err(BlobError::BadQuantParams { layer: i });
-                }
-                // A blob carries no exponential table: its softmax computes
-                // each exponential (the same bits as the table's lookup).
-                Ok(Layer::Softmax {
-                    len: input_len,
-                    params,
-                    exp_table: None,
-                })
-            }
-            other => Err(BlobError::UnknownLayerKind {
-                layer: i,
-                kind: other,
-            }),
-        }
+        self.parts.name(self.fields(id).u32(tensor::NAME))
     }
 }
 
-/// Parses and validates a blob in place. `bytes` may be longer than the
-/// blob (a flash region); the blob's own `total_len` bounds what is read.
-/// The buffer must start at a 4-byte boundary in memory.
+/// A validated blob's node table.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeTable<'a> {
+    parts: Parts<'a>,
+    at: usize,
+    count: usize,
+}
+
+impl<'a> NodeTable<'a> {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the table is empty (never, for a parsed blob).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    fn fields(&self, i: usize) -> Fields<'a> {
+        Fields {
+            b: self.parts.blob,
+            base: self.at + i * node::LAYOUT.len,
+        }
+    }
+
+    /// Node `i`; `None` past the end (every entry was validated).
+    pub fn get(&self, i: usize) -> Option<Node<'a>> {
+        if i >= self.count {
+            return None;
+        }
+        // Every node was fully checked once by `parse`, which alone makes
+        // a table; the bytes are borrowed, so they are unchanged.
+        decode_node(&self.parts, &self.fields(i), i as u16, true).ok()
+    }
+
+    /// Node `i`'s name.
+    pub fn name(&self, i: usize) -> Option<&'a str> {
+        if i >= self.count {
+            return None;
+        }
+        self.parts.name(self.fields(i).u32(node::NAME))
+    }
+}
+
+fn decode_tensor<'a>(f: &Fields<'a>, id: u16) -> Result<Tensor<'a>, BlobError> {
+    let bad = |why| BlobError::BadTensor { tensor: id, why };
+    let dtype = DType::from_code(f.u8(tensor::DTYPE)).ok_or(bad("unknown element type"))?;
+    let rank = f.u8(tensor::RANK) as usize;
+    let dims = [
+        f.u32(tensor::DIM0),
+        f.u32(tensor::DIM1),
+        f.u32(tensor::DIM2),
+        f.u32(tensor::DIM3),
+    ];
+    let shape = dims
+        .get(..rank)
+        .and_then(Shape::try_new)
+        .ok_or(bad("rank is not 1..=4"))?;
+    if dims
+        .get(rank..)
+        .is_some_and(|rest| rest.iter().any(|&d| d != 1))
+    {
+        return Err(bad("dimensions past the rank are not 1"));
+    }
+    let (scale, zp) = (f.f32(tensor::SCALE), f.i32(tensor::ZERO_POINT));
+    let quant = if dtype.is_quantized() {
+        Quant::PerTensor(QuantParams::new(scale, zp))
+    } else {
+        if scale.to_bits() != 0 || zp != 0 {
+            return Err(bad("an unquantized tensor has a scale or zero point"));
+        }
+        Quant::None
+    };
+    let index = f.u8(tensor::INDEX);
+    let offset = f.u32(tensor::ARENA_OFFSET);
+    let storage = match f.u8(tensor::STORAGE) {
+        storage::ARENA if index == 0 => Storage::Arena(offset),
+        storage::INPUT if offset == 0 => Storage::Input(index),
+        storage::OUTPUT if offset == 0 => Storage::Output(index),
+        storage::ARENA | storage::INPUT | storage::OUTPUT => {
+            return Err(bad(
+                "an arena tensor has an index, or an input or output an offset",
+            ))
+        }
+        _ => return Err(bad("unknown storage")),
+    };
+    if !f.is_zero(tensor::RESERVED) {
+        return Err(BlobError::ReservedNotZero {
+            offset: f.base + tensor::RESERVED.offset,
+        });
+    }
+    Ok(Tensor {
+        shape,
+        dtype,
+        quant,
+        storage,
+    })
+}
+
+/// Node `i` of a blob; `checked` when `parse` has already decoded it in
+/// full (its op may then skip checks that scan all its constants).
+fn decode_node<'a>(
+    parts: &Parts<'a>,
+    f: &Fields<'a>,
+    i: u16,
+    checked: bool,
+) -> Result<Node<'a>, BlobError> {
+    let bad = |why| BlobError::BadRecord { node: i, why };
+    let (n_in, n_out) = (f.u8(node::INPUTS) as usize, f.u8(node::OUTPUTS) as usize);
+    if !(1..=MAX_INPUTS).contains(&n_in) || n_out != 1 {
+        return Err(bad("a node has 1..=4 inputs and one output"));
+    }
+    let ids: &'a [u16] = array(parts.blob, parts.payload, f.u32(node::IDS), n_in + n_out)?;
+    let (inputs, outputs) = ids.split_at(n_in.min(ids.len()));
+    let &[output] = outputs else {
+        return Err(bad("a node has one output"));
+    };
+    let len = f.u32(node::RECORD_LEN) as usize;
+    let start = f.u32(node::RECORD) as usize;
+    if len > 0 {
+        // The record's bytes: inside the payload, aligned.
+        let _: &[u8] = array(parts.blob, parts.payload, start as u32, len)?;
+    } else if start != 0 {
+        return Err(bad("an empty record has an offset"));
+    }
+    let record = Record::new(i, parts.blob, start, len, parts.payload, checked);
+    let op = Op::decode(f.u8(node::OP), &record)?;
+    Node::try_new(op, inputs, output).ok_or(bad("a node has 1..=4 inputs"))
+}
+
+/// The fields of the header.
+fn header_fields(b: &[u8]) -> Fields<'_> {
+    Fields { b, base: 0 }
+}
+
+/// Parses and validates a blob in place and returns the interpreter of
+/// its graph. `bytes` may be longer than the blob (a flash region); the
+/// blob's own `total_len` bounds what is read. The buffer must start at a
+/// 4-byte boundary in memory.
 ///
-/// Checks, in order: magic, version, header length and total length
-/// (truncation), CRC-32, flags and reserved fields, buffer alignment,
-/// then the model header, preprocess arrays and every layer (kinds,
-/// widths, array offsets and alignment, quantization ranges), and
-/// finally that widths and quantization parameters chain from the input
-/// to the output.
-pub fn parse(bytes: &[u8]) -> Result<Model<'_>, BlobError> {
+/// Checks, in order: magic, version, header and total length
+/// (truncation), CRC-32, flags and reserved fields, buffer alignment, the
+/// position of every table; every tensor entry (type, rank, storage,
+/// quantization, name), every node entry and its op's record (the op's
+/// own layout, array bounds and alignment); then the graph as a whole
+/// ([`Graph::validate`]: shapes, types, order, the arena plan, each op's
+/// parameters against its tensors).
+pub fn parse(bytes: &[u8]) -> Result<Interpreter<'_>, BlobError> {
     if cfg!(target_endian = "big") {
         return Err(BlobError::BigEndianHost);
     }
-    match bytes_at::<4>(bytes, header::MAGIC) {
+    let hlen = header::LAYOUT.len;
+    match bytes_at::<4>(bytes, header::MAGIC.offset) {
         Some(m) if m == fmt::MAGIC => {}
         Some(_) => return Err(BlobError::BadMagic),
         None => {
             return Err(BlobError::Truncated {
-                needed: fmt::HEADER_LEN,
+                needed: hlen,
                 found: bytes.len(),
             })
         }
     }
-    let truncated = || BlobError::Truncated {
-        needed: fmt::HEADER_LEN,
-        found: bytes.len(),
+    let h = header_fields(bytes);
+    let version = match bytes_at::<2>(bytes, header::VERSION.offset) {
+        Some(v) => u16::from_le_bytes(v),
+        None => {
+            return Err(BlobError::Truncated {
+                needed: hlen,
+                found: bytes.len(),
+            })
+        }
     };
-    let version = u16_at(bytes, header::VERSION).ok_or_else(truncated)?;
     if version != fmt::VERSION {
         return Err(BlobError::UnsupportedVersion(version));
     }
-    if bytes.len() < fmt::HEADER_LEN {
-        return Err(truncated());
-    }
-    let h = |off| u32_at(bytes, off).ok_or_else(truncated);
-    let total_len = h(header::TOTAL_LEN)? as usize;
-    let header_len = u16_at(bytes, header::HEADER_LEN).ok_or_else(truncated)? as usize;
-    let count = u16_at(bytes, header::LAYER_COUNT).ok_or_else(truncated)? as usize;
-    let table_end = fmt::HEADER_LEN + count * fmt::ENTRY_LEN;
-    if header_len != fmt::HEADER_LEN || total_len < table_end + fmt::CRC_LEN {
-        return Err(BlobError::BadHeader);
-    }
-    if bytes.len() < total_len {
+    if bytes.len() < hlen {
         return Err(BlobError::Truncated {
-            needed: total_len,
+            needed: hlen,
             found: bytes.len(),
         });
     }
-    let blob = bytes.get(..total_len).ok_or(BlobError::Truncated {
-        needed: total_len,
+    if h.u16(header::HEADER_LEN) as usize != hlen {
+        return Err(BlobError::BadHeader {
+            field: "header_len",
+        });
+    }
+    let total = h.u32(header::TOTAL_LEN) as usize;
+    if total < hlen + fmt::CRC_LEN || !total.is_multiple_of(fmt::ALIGN) {
+        return Err(BlobError::BadHeader { field: "total_len" });
+    }
+    if bytes.len() < total {
+        return Err(BlobError::Truncated {
+            needed: total,
+            found: bytes.len(),
+        });
+    }
+    let blob = bytes.get(..total).ok_or(BlobError::Truncated {
+        needed: total,
         found: bytes.len(),
     })?;
-    let body = total_len - fmt::CRC_LEN;
-    let stored = u32_at(blob, body).ok_or(BlobError::BadHeader)?;
-    let computed = crc32(blob.get(..body).ok_or(BlobError::BadHeader)?);
+    let body = total - fmt::CRC_LEN;
+    let stored = bytes_at::<4>(blob, body).map_or(0, u32::from_le_bytes);
+    let computed = crc32(blob.get(..body).unwrap_or(&[]));
     if stored != computed {
         return Err(BlobError::ChecksumMismatch { stored, computed });
     }
-
-    let flags = u16_at(blob, header::FLAGS).ok_or(BlobError::BadHeader)?;
-    if flags & !fmt::KNOWN_FLAGS != 0 {
+    let flags = h.u16(header::FLAGS);
+    if flags != 0 {
         return Err(BlobError::UnknownFlags(flags));
     }
-    let word = |off| u32_at(blob, off).ok_or(BlobError::BadHeader);
-    if word(header::RESERVED)? != 0 {
-        return Err(BlobError::ReservedNotZero {
-            offset: header::RESERVED,
-        });
+    for f in [header::RESERVED0, header::RESERVED1, header::RESERVED2] {
+        if !h.is_zero(f) {
+            return Err(BlobError::ReservedNotZero { offset: f.offset });
+        }
     }
-    if !blob.as_ptr().addr().is_multiple_of(fmt::ALIGN) {
+    if !(blob.as_ptr() as usize).is_multiple_of(fmt::ALIGN) {
         return Err(BlobError::UnalignedBuffer);
     }
-    if count == 0 {
-        return Err(BlobError::NoLayers);
+    if h.u16(header::TENSOR_LEN) as usize != tensor::LAYOUT.len {
+        return Err(BlobError::BadHeader {
+            field: "tensor_entry_len",
+        });
     }
-    let rounding = if flags & fmt::FLAG_SINGLE_ROUNDING != 0 {
-        Rounding::Single
-    } else {
-        Rounding::Double
+    if h.u16(header::NODE_LEN) as usize != node::LAYOUT.len {
+        return Err(BlobError::BadHeader {
+            field: "node_entry_len",
+        });
+    }
+    // The tables in order, back to back: tensors, nodes, graph io.
+    let tcount = h.u16(header::TENSOR_COUNT) as usize;
+    let ncount = h.u16(header::NODE_COUNT) as usize;
+    let (icount, ocount) = (
+        h.u16(header::INPUT_COUNT) as usize,
+        h.u16(header::OUTPUT_COUNT) as usize,
+    );
+    let at = |field: &'static str, v: u32, want: usize| {
+        if v as usize == want {
+            Ok(want)
+        } else {
+            Err(BlobError::BadHeader { field })
+        }
     };
-    let table = LayerTable {
+    let tensors = at("tensors", h.u32(header::TENSORS), hlen)?;
+    let nodes = at(
+        "nodes",
+        h.u32(header::NODES),
+        tensors + tcount * tensor::LAYOUT.len,
+    )?;
+    let io = at("io", h.u32(header::IO), nodes + ncount * node::LAYOUT.len)?;
+    let payload_start = (io + 2 * (icount + ocount)).next_multiple_of(fmt::ALIGN);
+    let strings = h.u32(header::STRINGS) as usize;
+    let strings_len = h.u32(header::STRINGS_LEN) as usize;
+    if strings < payload_start || strings.checked_add(strings_len) != Some(body) {
+        return Err(BlobError::BadHeader { field: "strings" });
+    }
+    let parts = Parts {
         blob,
-        count,
-        rounding,
+        payload: (payload_start, strings),
+        strings: blob.get(strings..body).unwrap_or(&[]),
     };
-
-    let input_len = word(header::INPUT_LEN)? as usize;
-    let output_len = word(header::OUTPUT_LEN)? as usize;
-    if input_len == 0 {
-        return Err(BlobError::ShapesDoNotChain { layer: 0 });
-    }
-    if output_len == 0 {
-        return Err(BlobError::ShapesDoNotChain { layer: count });
-    }
-    let f = |off| f32_at(blob, off).ok_or(BlobError::BadHeader);
-    let i = |off| i32_at(blob, off).ok_or(BlobError::BadHeader);
-    let input = QuantParams::new(f(header::INPUT_SCALE)?, i(header::INPUT_ZERO_POINT)?);
-    let output = QuantParams::new(f(header::OUTPUT_SCALE)?, i(header::OUTPUT_ZERO_POINT)?);
-    if !input.is_valid() || !output.is_valid() {
-        return Err(BlobError::BadQuantParams { layer: count });
-    }
-
-    let pre_off = word(header::PREPROCESS)?;
-    let preprocess = if flags & fmt::FLAG_PREPROCESS != 0 {
-        let both = table.array::<f32>(pre_off, input_len.saturating_mul(2))?;
-        let (mean, std) = both.split_at(input_len);
-        let ok =
-            mean.iter().all(|m| m.is_finite()) && std.iter().all(|s| s.is_finite() && *s != 0.0);
-        if !ok {
-            return Err(BlobError::BadQuantParams { layer: count });
-        }
-        Some(Standardize { mean, std })
-    } else {
-        if pre_off != 0 {
-            return Err(BlobError::ReservedNotZero {
-                offset: header::PREPROCESS,
-            });
-        }
-        None
+    parts.check_name(h.u32(header::NAME))?;
+    let ids: &[u16] = array(blob, (io, payload_start), io as u32, icount + ocount)?;
+    let (inputs, outputs) = ids.split_at(icount.min(ids.len()));
+    let ttable = TensorTable {
+        parts,
+        at: tensors,
+        count: tcount,
     };
-
-    let mut width = input_len;
-    let mut params = input;
-    for index in 0..count {
-        let layer = table.decode(index, true)?;
-        if layer.input_len() != width {
-            return Err(BlobError::ShapesDoNotChain { layer: index });
-        }
-        if let Layer::FullyConnected(fc) = &layer {
-            if fc.input_offset != -params.zero_point {
-                return Err(BlobError::QuantParamsDoNotChain { layer: index });
+    for id in 0..tcount as u16 {
+        let f = ttable.fields(id);
+        decode_tensor(&f, id)?;
+        parts.check_name(f.u32(tensor::NAME))?;
+    }
+    let ntable = NodeTable {
+        parts,
+        at: nodes,
+        count: ncount,
+    };
+    for i in 0..ncount {
+        let f = ntable.fields(i);
+        for r in [node::RESERVED0, node::RESERVED1] {
+            if !f.is_zero(r) {
+                return Err(BlobError::ReservedNotZero {
+                    offset: f.base + r.offset,
+                });
             }
         }
-        width = layer.output_len();
-        params = layer.output_params();
+        decode_node(&parts, &f, i as u16, false)?;
+        parts.check_name(f.u32(node::NAME))?;
     }
-    if width != output_len {
-        return Err(BlobError::ShapesDoNotChain { layer: count });
-    }
-    if params != output {
-        return Err(BlobError::QuantParamsDoNotChain { layer: count });
-    }
-    Ok(Model {
-        input_len,
-        output_len,
-        preprocess,
-        input,
-        output,
-        layers: Layers::Blob(table),
-    })
+    let graph = Graph {
+        tensors: Tensors::Blob(ttable),
+        nodes: Nodes::Blob(ntable),
+        inputs,
+        outputs,
+        arena_len: h.u32(header::ARENA_LEN) as usize,
+    };
+    Ok(Interpreter::new(graph)?)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::blob::format::{entry as e, header as h, ENTRY_LEN, HEADER_LEN};
-
-    /// A hand-built blob: one fully connected layer 2 → 1, no preprocess.
-    /// (The host's exporter writes real ones; this keeps the parser's own
-    /// tests — and Miri's view of the in-place casts — free of it.)
-    fn tiny() -> [u32; 32] {
-        let mut b = [0u8; 128];
-        let put = |b: &mut [u8], off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
-        put(&mut b, h::MAGIC, b"AXON");
-        put(&mut b, h::VERSION, &1u16.to_le_bytes());
-        put(&mut b, h::HEADER_LEN, &(HEADER_LEN as u16).to_le_bytes());
-        put(&mut b, h::LAYER_COUNT, &1u16.to_le_bytes());
-        put(&mut b, h::INPUT_LEN, &2u32.to_le_bytes());
-        put(&mut b, h::OUTPUT_LEN, &1u32.to_le_bytes());
-        put(&mut b, h::INPUT_SCALE, &0.5f32.to_le_bytes());
-        put(&mut b, h::INPUT_ZERO_POINT, &3i32.to_le_bytes());
-        put(&mut b, h::OUTPUT_SCALE, &0.25f32.to_le_bytes());
-        put(&mut b, h::OUTPUT_ZERO_POINT, &(-1i32).to_le_bytes());
-        let t = HEADER_LEN;
-        b[t + e::KIND] = fmt::KIND_FULLY_CONNECTED;
-        b[t + e::ACT_MIN] = (-128i8) as u8;
-        b[t + e::ACT_MAX] = 127;
-        put(&mut b, t + e::INPUT_LEN, &2u32.to_le_bytes());
-        put(&mut b, t + e::OUTPUT_LEN, &1u32.to_le_bytes());
-        put(&mut b, t + e::OUTPUT_SCALE, &0.25f32.to_le_bytes());
-        put(&mut b, t + e::OUTPUT_ZERO_POINT, &(-1i32).to_le_bytes());
-        put(&mut b, t + e::PARAM_A, &(-3i32).to_le_bytes());
-        put(&mut b, t + e::PARAM_B, &1u32.to_le_bytes());
-        let p = HEADER_LEN + ENTRY_LEN; // 96: weights, bias, multiplier, shift
-        put(&mut b, p, &[2u8, (-1i8) as u8, 0, 0]);
-        put(&mut b, p + 4, &7i32.to_le_bytes());
-        put(&mut b, p + 8, &(1i32 << 30).to_le_bytes()); // 0.5 · 2^shift
-        put(&mut b, p + 12, &1i32.to_le_bytes()); // ·2: multiplier 1.0
-        for (f, v) in [
-            (e::DATA, p),
-            (e::BIAS, p + 4),
-            (e::MULTIPLIER, p + 8),
-            (e::SHIFT, p + 12),
-        ] {
-            put(&mut b, t + f, &(v as u32).to_le_bytes());
-        }
-        let total = p + 16 + 4;
-        put(&mut b, h::TOTAL_LEN, &(total as u32).to_le_bytes());
-        let crc = crc32(&b[..total - 4]);
-        put(&mut b, total - 4, &crc.to_le_bytes());
-        let mut words = [0u32; 32];
-        bytemuck::cast_slice_mut::<u32, u8>(&mut words).copy_from_slice(&b);
-        words
-    }
-
-    #[test]
-    fn parses_and_runs_in_place() {
-        let words = tiny();
-        let bytes = bytemuck::cast_slice::<u32, u8>(&words);
-        let m = parse(bytes).unwrap();
-        assert_eq!(
-            (m.input_len, m.output_len, m.layers.len(), m.scratch_len()),
-            (2, 1, 1, 4)
-        );
-        let mut scratch = [0i8; 4];
-        let mut y = [0i8; 1];
-        // acc = 2·(10 − 3) − 1·(4 − 3) + 7 = 20; ×1.0; −1 → 19.
-        m.run_i8(&[10, 4], &mut scratch, &mut y).unwrap();
-        assert_eq!(y, [19]);
-    }
-
-    #[test]
-    fn rejects_damage_before_and_after_the_checksum() {
-        let mut words = tiny();
-        let bytes = bytemuck::cast_slice_mut::<u32, u8>(&mut words);
-        bytes[97] ^= 0x40; // a weight
-        assert!(matches!(
-            parse(bytes),
-            Err(BlobError::ChecksumMismatch { .. })
-        ));
-        assert!(matches!(
-            parse(&bytes[..100]),
-            Err(BlobError::Truncated {
-                needed: 116,
-                found: 100
-            })
-        ));
-        bytes[0] = b'X';
-        assert_eq!(parse(bytes).err(), Some(BlobError::BadMagic));
-        assert_eq!(
-            parse(&[]).err(),
-            Some(BlobError::Truncated {
-                needed: HEADER_LEN,
-                found: 0
-            })
-        );
-    }
+/// The model name a blob's header gives, if any (the blob must parse).
+pub fn model_name(bytes: &[u8]) -> Option<&str> {
+    let h = header_fields(bytes);
+    let strings = h.u32(header::STRINGS) as usize;
+    let len = h.u32(header::STRINGS_LEN) as usize;
+    let parts = Parts {
+        blob: bytes,
+        payload: (0, 0),
+        strings: bytes.get(strings..strings.checked_add(len)?)?,
+    };
+    parts.name(h.u32(header::NAME))
 }

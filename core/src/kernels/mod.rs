@@ -28,7 +28,6 @@ pub mod avx512;
 pub mod kernel;
 #[cfg(target_arch = "aarch64")]
 pub mod neon;
-pub mod packed4;
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod simd;
 // Cortex-M twins (issue 6): DSP targets, and the host's tests of their model.

@@ -1,28 +1,77 @@
-//! Instructions per int8 fully connected layer, scalar reference against the
-//! Cortex-M DSP kernel, for the layer shapes of the bundled networks
-//! (digits 64→32→10, sine 1→16→16→1), counted by SysTick under QEMU
-//! `-icount` (see `axon_firmware::mcu::Ticks`).
+//! Instructions, counted by SysTick under QEMU `-icount` (see
+//! `axon_firmware::mcu::Ticks`), of the exported models and their parts:
 //!
-//! `cargo run --release --bin bench` (from `firmware/`), or
-//! `scripts/firmware.sh bench`, which also runs it on the Cortex-M7.
+//! * whole inferences, float in and float out, of every model (digits,
+//!   sine, digits_residual; int8 and f32): the generated `forward()` and
+//!   the model's `GRAPH` through `axon_core::Interpreter`, on the first
+//!   data row and on every row (mean and largest);
+//! * `forward()`'s packed layers alone (`PackedDense::run_double`), its
+//!   input quantization alone (`stage_groups`), and `GRAPH` node by node
+//!   (through the interpreter: the difference of running one more node);
+//! * the packed layer routine's instructions per MAC (a 32 × 64 layer minus
+//!   a 32 × 32 one), and the generic int8 kernel's (`CortexMDsp`, scalar),
+//!   per layer shape of the bundled models and per MAC.
+//!
+//! `cargo xtask bench` runs it twice: as built, and with `AXON_NO_DSP=1`
+//! (the plain-Rust kernels, f32 through `libm::fmaf`).
 #![no_std]
 #![no_main]
 
-use axon_core::int8::Model;
+use axon_core::graph::arena::Arena;
+use axon_core::graph::{staged_index, Graph, Quad};
 #[cfg(dsp_kernel)]
 use axon_core::kernels::cortex_m::CortexMDsp;
 use axon_core::kernels::gemv_i8::Scalar;
 use axon_core::kernels::FullyConnectedParams;
+use axon_core::ops::fully_connected::packed4::{pack_layer, stream_len, Block, PackedDense, Scale};
 use axon_core::quant::Rounding;
-use axon_firmware::f32_model::F32Model;
+use axon_core::Interpreter;
 use axon_firmware::mcu::{self, Ticks};
-use axon_firmware::models::input_row;
+use axon_firmware::models::{self, input_row};
 use core::hint::black_box;
 use cortex_m_rt::entry;
 
 const MAX: usize = 64 * 32;
+/// Widest input or output of a bundled model.
+const MAXW: usize = 64;
+/// Largest interpreter arena of a bundled model's `GRAPH`.
+const GRAPH_ARENA: usize = 1024;
 
 type Fc = fn(&[i8], &[i8], &[i32], &FullyConnectedParams<'_>, &mut [i8]);
+/// A generated `forward()`.
+type Forward<const N: usize, const K: usize, const A: usize> =
+    fn(&[f32; N], &mut Arena<A>, &mut [f32; K]) -> Result<(), axon_core::Error>;
+/// `Interpreter::run_f32`.
+type RunF32 =
+    fn(&Interpreter<'static>, &[f32], &mut [f32], &mut [u8]) -> Result<(), axon_core::Error>;
+
+/// Instructions per MAC in hundredths, rounded.
+fn per_mac(instr: u64, macs: u64) -> u64 {
+    (instr * 100 + macs / 2) / macs.max(1)
+}
+
+/// First, mean and largest of a count over all rows.
+#[derive(Default)]
+struct Stats {
+    rows: u64,
+    first: u64,
+    sum: u64,
+    max: u64,
+}
+
+impl Stats {
+    fn add(&mut self, instr: u64) {
+        if self.rows == 0 {
+            self.first = instr;
+        }
+        self.rows += 1;
+        self.sum += instr;
+        self.max = self.max.max(instr);
+    }
+    fn mean(&self) -> u64 {
+        self.sum / self.rows.max(1)
+    }
+}
 
 /// One layer: instructions of the whole call, and of the requantization
 /// alone (the same rows with no columns), for one kernel.
@@ -42,6 +91,192 @@ fn layer(
         Scalar::fully_connected(black_box(&[]), black_box(&[]), bias, p, black_box(&mut *y))
     });
     (total, requant)
+}
+
+/// `forward()` of a generated module on every row of `$inputs` (checked
+/// against `GRAPH` through the interpreter on the first), then `GRAPH`
+/// through the interpreter on every row and node by node.
+macro_rules! bench_model {
+    ($t:expr, $m:ident, $name:literal, $kind:literal, $inputs:expr) => {{
+        use models::$m as m;
+        let t: &Ticks = $t;
+        let mut arena = m::Arena::new();
+        let mut x = [0f32; m::INPUT_LEN];
+        let mut y = [0f32; m::OUTPUT_LEN];
+        // Called through a pointer the optimiser cannot see through: the
+        // cost of `forward()` as compiled on its own (as an application's
+        // call of it), not of a copy inlined into this large function.
+        let forward: Forward<{ m::INPUT_LEN }, { m::OUTPUT_LEN }, { m::ARENA_LEN }> =
+            black_box(m::forward);
+        let mut fwd = Stats::default();
+        let mut row = 0;
+        while input_row($inputs, m::INPUT_LEN, row, &mut x) {
+            let (ok, instr) =
+                t.measure(|| forward(black_box(&x), &mut arena, black_box(&mut y)).is_ok());
+            if !ok {
+                defmt::error!("{=str} {=str} forward() failed", $name, $kind);
+                mcu::exit(false);
+            }
+            if row == 0 {
+                check_graph($name, m::GRAPH, &x, &y);
+            }
+            fwd.add(instr);
+            row += 1;
+        }
+        defmt::println!(
+            "inference {=str} {=str} forward() (float in/out): {=u64} instr (all {=u64} rows: mean {=u64}, max {=u64})",
+            $name, $kind, fwd.first, fwd.rows, fwd.mean(), fwd.max
+        );
+        graph($t, $name, $kind, m::GRAPH, $inputs);
+    }};
+}
+
+/// The first row's `forward()` outputs must be `GRAPH`'s, bit for bit.
+fn check_graph(name: &str, g: Graph<'static>, x: &[f32], y: &[f32]) {
+    let mut arena = Arena::<GRAPH_ARENA>::new();
+    let mut want = [0f32; MAXW];
+    let ok = Interpreter::new(g).is_ok_and(|it| {
+        let want = &mut want[..y.len()];
+        it.run_f32(x, want, &mut arena.0).is_ok()
+            && want.iter().zip(y).all(|(a, b)| a.to_bits() == b.to_bits())
+    });
+    if !ok {
+        defmt::error!("{=str}: forward() is not GRAPH's bits", name);
+        mcu::exit(false);
+    }
+}
+
+/// `GRAPH` through the interpreter: every row (first, mean, largest), then
+/// node by node on the first row (running nodes `0..=k` minus `0..k`).
+fn graph(t: &Ticks, name: &str, kind: &str, g: Graph<'static>, inputs: &[u8]) {
+    let Ok(it) = Interpreter::new(g) else {
+        defmt::error!("{=str}: GRAPH does not validate", name);
+        mcu::exit(false)
+    };
+    let (Some(i), Some(o)) = (g.input(0), g.output(0)) else {
+        mcu::exit(false)
+    };
+    let (n, k) = (i.len(), o.len());
+    let mut arena = Arena::<GRAPH_ARENA>::new();
+    let (mut x, mut y) = ([0f32; MAXW], [0f32; MAXW]);
+    // Through a pointer, as `forward()` (see `bench_model!`).
+    let run_f32: RunF32 = black_box(Interpreter::run_f32);
+    let mut all = Stats::default();
+    let mut row = 0;
+    while input_row(inputs, n, row, &mut x[..n]) {
+        let (ok, instr) = t.measure(|| {
+            run_f32(
+                &it,
+                black_box(&x[..n]),
+                black_box(&mut y[..k]),
+                &mut arena.0,
+            )
+            .is_ok()
+        });
+        if !ok {
+            mcu::exit(false);
+        }
+        all.add(instr);
+        row += 1;
+    }
+    defmt::println!(
+        "inference {=str} {=str} GRAPH (interpreter, {=str} kernel, float in/out): {=u64} instr (all {=u64} rows: mean {=u64}, max {=u64})",
+        name, kind, selected_kernel(), all.first, all.rows, all.mean(), all.max
+    );
+    if !input_row(inputs, n, 0, &mut x[..n]) {
+        mcu::exit(false);
+    }
+    let mut before = 0;
+    for end in 0..=g.nodes.len() {
+        let (ok, instr) = t.measure(|| {
+            let mut out = [axon_core::ops::ViewMut::F32(&mut y[..k])];
+            it.run_until(
+                end,
+                &[axon_core::ops::View::F32(black_box(&x[..n]))],
+                &mut out,
+                &mut arena.0,
+            )
+            .is_ok()
+        });
+        if !ok {
+            mcu::exit(false);
+        }
+        if let Some(node) = end.checked_sub(1).and_then(|i| g.nodes.get(i)) {
+            let macs = g.signature(&node).map_or(0, |s| node.op.macs(&s));
+            let cost = instr.saturating_sub(before);
+            if macs > 0 {
+                let per = per_mac(cost, macs);
+                defmt::println!(
+                    "  {=str} {=str} GRAPH node {=usize} {=str}: {=u64} instr, {=u64} MACs, {=u64}.{=u64:02}/MAC",
+                    name, kind, end - 1, node.op.name(), cost, macs, per / 100, per % 100
+                );
+            } else {
+                defmt::println!(
+                    "  {=str} {=str} GRAPH node {=usize} {=str}: {=u64} instr",
+                    name,
+                    kind,
+                    end - 1,
+                    node.op.name(),
+                    cost
+                );
+            }
+        }
+        before = instr;
+    }
+}
+
+/// Each of `forward()`'s packed layers alone
+/// (`PackedDense::run_double`: the assembly routine with its
+/// requantization and staging), on staged zeros.
+fn packed_layers(t: &Ticks, name: &str, layers: &[&PackedDense<'_>]) {
+    let x = [Quad::default(); 16];
+    let mut out = [Quad::default(); 16];
+    for (i, l) in layers.iter().enumerate() {
+        let ((), instr) = t.measure(|| l.run_double(black_box(&x), black_box(&mut out)));
+        let macs = (l.inputs() * l.outputs()) as u64;
+        let per = per_mac(instr, macs);
+        defmt::println!(
+            "  {=str} forward() packed layer {=usize} dense {=usize}x{=usize}: {=u64} instr, {=u64}.{=u64:02}/MAC",
+            name,
+            i,
+            l.inputs(),
+            l.outputs(),
+            instr,
+            per / 100,
+            per % 100
+        );
+    }
+}
+
+/// `forward()`'s input quantization alone (`stage_groups`, the assembly
+/// routine where there is one, with the parameters of `GRAPH`'s quantize
+/// node) on the first data row.
+fn staged_input(t: &Ticks, name: &str, g: Graph<'static>, inputs: &[u8]) {
+    use axon_core::ops::quantize::staged::stage_groups;
+    let params = g
+        .nodes
+        .get(0)
+        .and_then(|n| g.tensor(n.output))
+        .and_then(|t| t.params());
+    let (Some(p), Some(i)) = (params, g.input(0)) else {
+        return;
+    };
+    let n = i.len().min(MAXW);
+    let mut x = [0f32; MAXW];
+    let mut quads = [Quad::default(); MAXW / 4];
+    if !input_row(inputs, n, 0, &mut x[..n]) {
+        return;
+    }
+    let (scale, zp) = (p.scale, p.zero_point);
+    let (done, instr) =
+        t.measure(|| stage_groups(black_box(&x[..n]), None, scale, zp, -zp, &mut quads));
+    defmt::println!(
+        "  {=str} forward() input quantization (stage_groups, {=usize} of {=usize}): {=u64} instr",
+        name,
+        done,
+        n,
+        instr
+    );
 }
 
 #[entry]
@@ -67,7 +302,8 @@ fn main() -> ! {
     let shift: [i32; 32] = core::array::from_fn(|_| -((rnd() % 10) as i32) - 3);
     let mut y = [0i8; 32];
 
-    // (network, rows, cols)
+    // The generic int8 kernel (the interpreter's fully connected layer):
+    // (network, rows, cols).
     let shapes: [(&str, usize, usize); 5] = [
         ("digits", 32, 64),
         ("digits", 10, 32),
@@ -99,79 +335,48 @@ fn main() -> ! {
             mcu::exit(false);
         }
         let macs = (rows * cols) as u64;
-        // Instructions per MAC, in hundredths, whole call and without the
-        // requantization.
-        let per = |v: u64| (v * 100 + macs / 2) / macs;
         let acc = |v: u64| v.saturating_sub(requant);
+        let (ps, pss, pd, pdd) = (
+            per_mac(scalar, macs),
+            per_mac(acc(scalar), macs),
+            per_mac(dsp, macs),
+            per_mac(acc(dsp), macs),
+        );
         defmt::println!(
             "layer {} {}x{} ({} MACs): scalar {} instr ({=u64}.{=u64:02}/MAC, {=u64}.{=u64:02} without requant) | dsp {} instr ({=u64}.{=u64:02}/MAC, {=u64}.{=u64:02} without requant) | requant {}",
             net, cols, rows, macs,
-            scalar, per(scalar) / 100, per(scalar) % 100, per(acc(scalar)) / 100, per(acc(scalar)) % 100,
-            dsp, per(dsp) / 100, per(dsp) % 100, per(acc(dsp)) / 100, per(acc(dsp)) % 100,
+            scalar, ps / 100, ps % 100, pss / 100, pss % 100,
+            dsp, pd / 100, pd % 100, pdd / 100, pdd % 100,
             requant
         );
     }
     marginal(&t, &w, &x, &bias, &mult, &shift);
-    inference(
-        &t,
-        "digits",
-        &axon_firmware::models::digits_int8::MODEL,
-        axon_firmware::models::DIGITS_INPUTS,
-    );
-    inference(
-        &t,
-        "sine",
-        &axon_firmware::models::sine_int8::MODEL,
-        axon_firmware::models::SINE_INPUTS,
-    );
-    // The compiled engine (`COMPILED` in the same exported files).
-    {
-        use axon_firmware::models::{digits_int8 as d, sine_int8 as s};
-        compiled(
-            &t,
-            "digits",
-            &d::COMPILED,
-            &d::MODEL,
-            &mut axon_core::int8::compiled::Buffers::<{ d::QUADS }>::new(),
-            axon_firmware::models::DIGITS_INPUTS,
-        );
-        compiled_layers(&t, "digits", &d::COMPILED_LAYERS);
-        compiled_input(
-            &t,
-            "digits",
-            &d::MODEL,
-            axon_firmware::models::DIGITS_INPUTS,
-        );
-        compiled(
-            &t,
-            "sine",
-            &s::COMPILED,
-            &s::MODEL,
-            &mut axon_core::int8::compiled::Buffers::<{ s::QUADS }>::new(),
-            axon_firmware::models::SINE_INPUTS,
-        );
-        compiled_layers(&t, "sine", &s::COMPILED_LAYERS);
-    }
     packed_marginal(&t, &w, &x);
-    inference_f32(
+
+    let (digits, sine) = (models::DIGITS_INPUTS, models::SINE_INPUTS);
+    bench_model!(&t, digits_int8, "digits", "int8", digits);
+    packed_layers(&t, "digits", &models::digits_int8::PACKED);
+    staged_input(&t, "digits", models::digits_int8::GRAPH, digits);
+    bench_model!(&t, sine_int8, "sine", "int8", sine);
+    packed_layers(&t, "sine", &models::sine_int8::PACKED);
+    bench_model!(&t, digits_residual_int8, "digits_residual", "int8", digits);
+    packed_layers(&t, "digits_residual", &models::digits_residual_int8::PACKED);
+    staged_input(
         &t,
-        "digits",
-        &axon_firmware::models::digits_f32::MODEL,
-        axon_firmware::models::DIGITS_INPUTS,
+        "digits_residual",
+        models::digits_residual_int8::GRAPH,
+        digits,
     );
-    inference_f32(
-        &t,
-        "sine",
-        &axon_firmware::models::sine_f32::MODEL,
-        axon_firmware::models::SINE_INPUTS,
-    );
+    bench_model!(&t, digits_f32, "digits", "f32", digits);
+    bench_model!(&t, sine_f32, "sine", "f32", sine);
+    bench_model!(&t, digits_residual_f32, "digits_residual", "f32", digits);
     mcu::exit(true)
 }
 
-/// Instructions per MAC inside the kernel: the cost of 32 more columns on
-/// 30 rows (64 − 32), so per-call and per-row work (requantization, loop
-/// set-up) cancels; what is left is the multiply-accumulate loop and the
-/// input staging.
+/// Instructions per MAC inside the generic kernel: the cost of 32 more
+/// columns on 30 rows (64 − 32), so per-call and per-row work
+/// (requantization, loop set-up) cancels; what is left is the
+/// multiply-accumulate loop and the input staging.
 fn marginal(t: &Ticks, w: &[i8], x: &[i8], bias: &[i32], mult: &[i32], shift: &[i32]) {
     let rows = 30;
     let p = FullyConnectedParams {
@@ -207,8 +412,7 @@ fn marginal(t: &Ticks, w: &[i8], x: &[i8], bias: &[i32], mult: &[i32], shift: &[
                 })
                 .1;
         }
-        let macs = (rows * 32) as u64;
-        let per = ((cost[1] - cost[0]) * 100 + macs / 2) / macs;
+        let per = per_mac(cost[1] - cost[0], (rows * 32) as u64);
         defmt::println!(
             "kernel {} inner loop: {=u64}.{=u64:02} instr/MAC (30x64 {} instr − 30x32 {} instr over 960 MACs)",
             name, per / 100, per % 100, cost[1], cost[0]
@@ -216,200 +420,11 @@ fn marginal(t: &Ticks, w: &[i8], x: &[i8], bias: &[i32], mult: &[i32], shift: &[
     }
 }
 
-/// Whole int8 inference, float in and float out (`Model::run`), on the
-/// first input row, then the same pipeline stage by stage.
-fn inference(t: &Ticks, name: &str, m: &Model<'_>, inputs: &[u8]) {
-    let (n, k) = (m.input_len, m.output_len);
-    let mut x = [0f32; 64];
-    let mut scratch = [0i8; 128];
-    let mut codes = [0i8; 64];
-    let mut y = [0f32; 64];
-    if !input_row(inputs, n, 0, &mut x[..n]) {
-        mcu::exit(false);
-    }
-    let run = |x: &[f32], s: &mut [i8], c: &mut [i8], y: &mut [f32]| {
-        m.run(black_box(x), s, c, black_box(y)).is_ok()
-    };
-    run(&x[..n], &mut scratch, &mut codes[..k], &mut y[..k]);
-    let (ok, total) = t.measure(|| run(&x[..n], &mut scratch, &mut codes[..k], &mut y[..k]));
-    if !ok {
-        mcu::exit(false);
-    }
-    defmt::println!(
-        "inference {} int8 (float in/out, {}): {} instr",
-        name,
-        selected_kernel(),
-        total
-    );
-
-    // Stage by stage: standardise + quantize (`Model::quantize_input`, the
-    // code `Model::run` runs), each layer, dequantize.
-    let (ok, q) = t.measure(|| m.quantize_input(black_box(&x[..n]), &mut scratch).is_ok());
-    if !ok {
-        mcu::exit(false);
-    }
-    let (a, b) = scratch.split_at_mut(64);
-    defmt::println!("  {} quantize input ({}): {} instr", name, n, q);
-    let (mut cur, mut next) = (a, b);
-    let mut width = n;
-    for i in 0..m.layers.len() {
-        let Some(l) = m.layers.get(i) else {
-            mcu::exit(false)
-        };
-        let out = l.output_len();
-        let (r, instr) = t.measure(|| l.run(black_box(&cur[..width]), black_box(&mut next[..out])));
-        if r.is_err() {
-            mcu::exit(false);
-        }
-        match &l {
-            axon_core::int8::Layer::FullyConnected(fc) => {
-                let macs = (fc.input_len * fc.output_len) as u64;
-                let per = (instr * 100 + macs / 2) / macs;
-                defmt::println!(
-                    "  {} layer {} fully_connected {}x{}: {} instr, {=u64}.{=u64:02}/MAC",
-                    name,
-                    i,
-                    fc.input_len,
-                    fc.output_len,
-                    instr,
-                    per / 100,
-                    per % 100
-                );
-            }
-            _ => defmt::println!(
-                "  {} layer {} {} -> {}: {} instr",
-                name,
-                i,
-                width,
-                out,
-                instr
-            ),
-        }
-        core::mem::swap(&mut cur, &mut next);
-        width = out;
-    }
-    let ((), d) = t.measure(|| {
-        m.output
-            .dequantize_slice(black_box(&cur[..width]), black_box(&mut y[..width]))
-    });
-    defmt::println!("  {} dequantize output ({}): {} instr", name, width, d);
-}
-
-/// Whole int8 inference with the compiled engine (float in and out) on the
-/// first input row, checked against the generic model's codes.
-fn compiled<const N: usize>(
-    t: &Ticks,
-    name: &str,
-    c: &axon_core::int8::compiled::Model<'_, axon_core::int8::compiled::DoubleRounding>,
-    m: &Model<'_>,
-    buf: &mut axon_core::int8::compiled::Buffers<N>,
-    inputs: &[u8],
-) {
-    let (n, k) = (c.input_len(), c.output_len());
-    let mut x = [0f32; 64];
-    let (mut codes, mut want) = ([0i8; 16], [0i8; 16]);
-    let mut y = [0f32; 16];
-    let mut scratch = [0i8; 128];
-    if !input_row(inputs, n, 0, &mut x[..n]) {
-        mcu::exit(false);
-    }
-    let ok = c.run(&x[..n], buf, &mut codes[..k], &mut y[..k]).is_ok();
-    let same = m
-        .run(&x[..n], &mut scratch, &mut want[..k], &mut y[..k])
-        .is_ok()
-        && want[..k] == codes[..k];
-    if !(ok && same) {
-        defmt::error!("compiled {}: not the generic model's codes", name);
-        mcu::exit(false);
-    }
-    // Every row: the count depends on the data through the branches of the
-    // softmax (which part of its table an element falls in) and of the
-    // input rounding; the first row's, the mean and the largest.
-    let (mut row, mut first, mut max, mut sum) = (0usize, 0u64, 0u64, 0u64);
-    while input_row(inputs, n, row, &mut x[..n]) {
-        let (ok, instr) = t.measure(|| {
-            c.run(
-                black_box(&x[..n]),
-                buf,
-                &mut codes[..k],
-                black_box(&mut y[..k]),
-            )
-            .is_ok()
-        });
-        if !ok {
-            mcu::exit(false);
-        }
-        if row == 0 {
-            first = instr;
-        }
-        max = max.max(instr);
-        sum += instr;
-        row += 1;
-    }
-    defmt::println!(
-        "inference {} int8 compiled (float in/out, packed 4-row kernel): {} instr (all {} rows: mean {}, max {})",
-        name,
-        first,
-        row,
-        sum / row.max(1) as u64,
-        max
-    );
-}
-
-/// The compiled engine's input quantization alone (`packed4::stage_groups`,
-/// the assembly routine with the model's input parameters) on the first
-/// data row.
-fn compiled_input(t: &Ticks, name: &str, m: &axon_core::int8::Model<'_>, inputs: &[u8]) {
-    use axon_core::kernels::packed4::{stage_groups, Quad};
-    let n = m.input_len;
-    let mut x = [0f32; 64];
-    let mut quads = [Quad::default(); 16];
-    if !n.is_multiple_of(4) || !input_row(inputs, n, 0, &mut x[..n]) {
-        return;
-    }
-    let (scale, zp) = (m.input.scale, m.input.zero_point);
-    let (done, instr) =
-        t.measure(|| stage_groups(black_box(&x[..n]), None, scale, zp, -zp, &mut quads));
-    defmt::println!(
-        "  {} compiled input quantization ({} of {}): {} instr",
-        name,
-        done,
-        n,
-        instr
-    );
-}
-
-/// Each compiled layer alone (`packed4::PackedDense::run_double`: the assembly
-/// routine with its requantization and staging), on staged zeros.
-fn compiled_layers(t: &Ticks, name: &str, layers: &[axon_core::int8::compiled::DenseLayer<'_>]) {
-    use axon_core::kernels::packed4::Quad;
-    let x = [Quad::default(); 16];
-    let mut out = [Quad::default(); 16];
-    for (i, l) in layers.iter().enumerate() {
-        let ((), instr) = t.measure(|| l.run_double(black_box(&x), black_box(&mut out)));
-        let macs = (l.inputs() * l.outputs()) as u64;
-        let per = (instr * 100 + macs / 2) / macs;
-        defmt::println!(
-            "  {} compiled layer {} dense {}x{}: {} instr, {=u64}.{=u64:02}/MAC",
-            name,
-            i,
-            l.inputs(),
-            l.outputs(),
-            instr,
-            per / 100,
-            per % 100
-        );
-    }
-}
-
-/// Instructions per MAC inside the compiled engine's layer routine
-/// (`packed4::PackedDense::run_double`): 32 rows of 64 columns minus 32 rows of
-/// 32, over the 1,024 MACs between them; the requantization and the per-row
-/// work cancel.
+/// Instructions per MAC inside the packed layer routine
+/// (`PackedDense::run_double`): 32 rows of 64 columns minus 32 rows of
+/// 32, over the 1,024 MACs between them; the requantization and the
+/// per-row work cancel.
 fn packed_marginal(t: &Ticks, w: &[i8], x: &[i8]) {
-    use axon_core::kernels::packed4::{
-        pack_layer, staged_index, stream_len, Block, PackedDense, Quad, Scale,
-    };
     let rows = 32;
     let mut quads = [Quad::default(); 16];
     for (i, &v) in x.iter().take(64).enumerate() {
@@ -430,36 +445,14 @@ fn packed_marginal(t: &Ticks, w: &[i8], x: &[i8]) {
             .measure(|| layer.run_double(black_box(q), black_box(&mut out)))
             .1;
     }
-    let macs = (rows * 32) as u64;
-    let per = ((cost[1] - cost[0]) * 100 + macs / 2) / macs;
+    let per = per_mac(cost[1] - cost[0], (rows * 32) as u64);
     defmt::println!(
-        "kernel packed4 (compiled engine) inner loop: {=u64}.{=u64:02} instr/MAC (32x64 {} instr − 32x32 {} instr over 1024 MACs)",
+        "kernel packed4 (forward()'s layer routine) inner loop: {=u64}.{=u64:02} instr/MAC (32x64 {} instr − 32x32 {} instr over 1024 MACs)",
         per / 100,
         per % 100,
         cost[1],
         cost[0]
     );
-}
-
-/// Whole f32 inference (soft `fmaf` and `expf` from libm).
-fn inference_f32(t: &Ticks, name: &str, m: &F32Model, inputs: &[u8]) {
-    let (mut x, mut a, mut b, mut y) = ([0f32; 64], [0f32; 64], [0f32; 64], [0f32; 64]);
-    if !input_row(inputs, m.inputs, 0, &mut x[..m.inputs]) {
-        mcu::exit(false);
-    }
-    let (ok, total) = t.measure(|| {
-        m.run(
-            black_box(&x[..m.inputs]),
-            &mut a,
-            &mut b,
-            black_box(&mut y[..m.outputs]),
-        )
-        .is_ok()
-    });
-    if !ok {
-        mcu::exit(false);
-    }
-    defmt::println!("inference {} f32: {} instr", name, total);
 }
 
 fn selected_kernel() -> &'static str {

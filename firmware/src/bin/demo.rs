@@ -8,7 +8,6 @@
 #![no_std]
 #![no_main]
 
-use axon_core::int8::compiled::Buffers;
 use axon_firmware::app::{App, Classifier, Timing, ADDRESS, PIXELS, PIXEL_REGISTER};
 use axon_firmware::mcu;
 use axon_firmware::models::{digits_int8, input_row, DIGITS_INPUTS};
@@ -102,19 +101,18 @@ impl OutputPin for Led0 {
     }
 }
 
-/// The int8 digits model as the app's classifier: the compiled engine
-/// (`COMPILED`, same classes as the generic `MODEL`; the final softmax is
-/// not computed, the class is the largest logit's).
+/// The int8 digits model as the app's classifier: its generated
+/// `classify()` (the straight-line `forward()` up to the last layer; the
+/// final softmax is not computed, the class is the largest logit's, as
+/// `axon_core::Interpreter::classify` picks it).
 struct Digits {
-    buf: Buffers<{ digits_int8::QUADS }>,
+    arena: digits_int8::Arena,
 }
 
 impl Classifier for Digits {
     type Error = axon_core::Error;
     fn classify(&mut self, pixels: &[f32; PIXELS]) -> Result<u8, Self::Error> {
-        digits_int8::COMPILED
-            .classify(pixels, &mut self.buf)
-            .map(|c| c as u8)
+        digits_int8::classify(pixels, &mut self.arena).map(|c| c as u8)
     }
 }
 
@@ -125,7 +123,7 @@ fn main() -> ! {
         register: 0,
     };
     let model = Digits {
-        buf: Buffers::new(),
+        arena: digits_int8::Arena::new(),
     };
     let timing = Timing {
         blink_ms: 2,

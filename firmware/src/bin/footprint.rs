@@ -1,8 +1,11 @@
 //! One inference and nothing else, to measure what a model and its engine
-//! cost: built with feature `fp-sine` or `fp-digits` it runs that int8
-//! model once (float in, float out); built with neither it is the same
-//! firmware without the model. `cargo xtask footprint` subtracts the two
-//! (flash and static RAM from the ELF, stack by painting).
+//! cost: built with feature `fp-sine`, `fp-digits` or `fp-residual` it runs
+//! that int8 model once (float in, float out) through its generated
+//! `forward()`, its arena a `static`; with `fp-generic` as well, the same
+//! model's `GRAPH` through `axon_core::Interpreter` (which also runs
+//! blobs) instead; with none, it is the same firmware without the model.
+//! `cargo xtask footprint` subtracts the last from the others (flash and
+//! static RAM from the ELF, stack by painting).
 //!
 //! Prints `stack N`: bytes of stack the inference used below `main`'s frame.
 #![no_std]
@@ -16,69 +19,55 @@ use cortex_m_rt::entry;
 static mut INPUT: [f32; 64] = [0.5; 64];
 static mut OUTPUT: [f32; 10] = [0.0; 10];
 
-// The compiled engine (`COMPILED`), its activation buffers static (zeroed
-// .bss: counted as static RAM); with feature `fp-generic` the generic one
-// (`MODEL`, which also runs blobs), for comparison.
-#[cfg(all(feature = "fp-digits", not(feature = "fp-generic")))]
-fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
-    use axon_core::int8::compiled::Buffers;
-    use axon_firmware::models::digits_int8::{COMPILED, OUTPUT_LEN, QUADS};
-    static mut BUF: Buffers<QUADS> = Buffers::new();
-    // SAFETY: the only reference to BUF, taken once (one inference).
-    let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
-    let mut codes = [0i8; OUTPUT_LEN];
-    COMPILED
-        .run(x, buf, &mut codes, &mut y[..OUTPUT_LEN])
-        .is_ok()
-}
-
+#[cfg(all(feature = "fp-digits", not(feature = "fp-residual")))]
+use axon_firmware::models::digits_int8 as model;
+#[cfg(feature = "fp-residual")]
+use axon_firmware::models::digits_residual_int8 as model;
 #[cfg(all(
     feature = "fp-sine",
     not(feature = "fp-digits"),
+    not(feature = "fp-residual")
+))]
+use axon_firmware::models::sine_int8 as model;
+
+/// The generated `forward()`, its arena static (zeroed .bss: counted as
+/// static RAM).
+#[cfg(all(
+    any(feature = "fp-sine", feature = "fp-digits", feature = "fp-residual"),
     not(feature = "fp-generic")
 ))]
 fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
-    use axon_core::int8::compiled::Buffers;
-    use axon_firmware::models::sine_int8::{COMPILED, INPUT_LEN, OUTPUT_LEN, QUADS};
-    static mut BUF: Buffers<QUADS> = Buffers::new();
-    // SAFETY: the only reference to BUF, taken once (one inference).
-    let buf = unsafe { &mut *core::ptr::addr_of_mut!(BUF) };
-    let mut codes = [0i8; OUTPUT_LEN];
-    COMPILED
-        .run(&x[..INPUT_LEN], buf, &mut codes, &mut y[..OUTPUT_LEN])
-        .is_ok()
+    use model::{forward, Arena, INPUT_LEN, OUTPUT_LEN};
+    static mut ARENA: Arena = Arena::new();
+    // SAFETY: the only reference to ARENA, taken once (one inference).
+    let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+    let (Some(x), Some(y)) = (
+        x.first_chunk::<INPUT_LEN>(),
+        y.first_chunk_mut::<OUTPUT_LEN>(),
+    ) else {
+        return false;
+    };
+    forward(x, arena, y).is_ok()
 }
 
-#[cfg(all(feature = "fp-digits", feature = "fp-generic"))]
-fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
-    use axon_firmware::models::digits_int8::{MODEL, OUTPUT_LEN, SCRATCH_LEN};
-    let mut scratch = [0i8; SCRATCH_LEN];
-    let mut codes = [0i8; OUTPUT_LEN];
-    MODEL
-        .run(x, &mut scratch, &mut codes, &mut y[..OUTPUT_LEN])
-        .is_ok()
-}
-
+/// `GRAPH` through the interpreter, its arena on the stack (as the old
+/// generic engine's scratch was: counted in the painted stack).
 #[cfg(all(
-    feature = "fp-sine",
-    not(feature = "fp-digits"),
+    any(feature = "fp-sine", feature = "fp-digits", feature = "fp-residual"),
     feature = "fp-generic"
 ))]
 fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
-    use axon_firmware::models::sine_int8::{INPUT_LEN, MODEL, OUTPUT_LEN, SCRATCH_LEN};
-    let mut scratch = [0i8; SCRATCH_LEN];
-    let mut codes = [0i8; OUTPUT_LEN];
-    MODEL
-        .run(
-            &x[..INPUT_LEN],
-            &mut scratch,
-            &mut codes,
-            &mut y[..OUTPUT_LEN],
-        )
-        .is_ok()
+    use model::{GRAPH, GRAPH_ARENA_LEN, INPUT_LEN, OUTPUT_LEN};
+    let mut arena = axon_core::graph::arena::Arena::<GRAPH_ARENA_LEN>::new();
+    match axon_core::Interpreter::new(GRAPH) {
+        Ok(it) => it
+            .run_f32(&x[..INPUT_LEN], &mut y[..OUTPUT_LEN], &mut arena.0)
+            .is_ok(),
+        Err(_) => false,
+    }
 }
 
-#[cfg(not(any(feature = "fp-sine", feature = "fp-digits")))]
+#[cfg(not(any(feature = "fp-sine", feature = "fp-digits", feature = "fp-residual")))]
 fn infer(x: &[f32; 64], y: &mut [f32; 10]) -> bool {
     // No model: the input and output are still read and written.
     y[0] = black_box(x[0]);
@@ -94,7 +83,7 @@ fn main() -> ! {
             &mut *core::ptr::addr_of_mut!(OUTPUT),
         )
     };
-    let (ok, stack) = mcu::stack::usage(4096, || infer(black_box(x), black_box(&mut *y)));
+    let (ok, stack) = mcu::stack::usage(16 * 1024, || infer(black_box(x), black_box(&mut *y)));
     black_box(&y);
     defmt::println!("stack {=usize}", stack);
     mcu::exit(ok)

@@ -1,6 +1,8 @@
 //! The Cortex-M kernels against the scalar references, inside QEMU:
-//! thousands of random int8 layers (SXTB16/SMLAD) and f32 GEMVs (VFMA.F32);
-//! exits non-zero on the first output that differs by a bit.
+//! thousands of random int8 layers (SXTB16/SMLAD) through the generic DSP
+//! kernel (the interpreter's fully connected layer) and through the packed
+//! layer routine (`forward()`'s), the packed input routine, and f32 GEMVs
+//! (VFMA.F32); exits non-zero on the first output that differs by a bit.
 //!
 //! `cargo run --release --bin kernel_test` (from `firmware/`).
 #![no_std]
@@ -129,13 +131,14 @@ fn main() -> ! {
     mcu::exit(true)
 }
 
-/// The compiled engine's input routine (`packed4::stage_groups`: divide,
+/// `forward()`'s input routine (`ops::quantize::staged::stage_groups`: divide,
 /// `VCVT #1`, the integer rounding, staging) against TFLite's `Quantize` in
 /// Rust (`QuantParams::quantize`), with and without a standardisation, on
 /// random values, exact ties, zeros of both signs, infinities, NaN and
 /// values far out of range.
 fn stage_cases(rng: &mut Rng) {
-    use axon_core::kernels::packed4::{stage_groups, staged_index, Quad};
+    use axon_core::graph::{staged_index, Quad};
+    use axon_core::ops::quantize::staged::stage_groups;
     use axon_core::quant::QuantParams;
     const N: usize = 64;
     let mut checked = 0u32;
@@ -199,17 +202,17 @@ fn stage_cases(rng: &mut Rng) {
     );
 }
 
-/// The compiled engine's layer routine (`packed4::PackedDense::run_double`, one
+/// `forward()`'s layer routine (`packed4::PackedDense::run_double`, one
 /// assembly routine: multiply-accumulate, requantization, clamp, staging)
 /// against the scalar reference (`gemv_i8::Scalar`, TFLite's arithmetic) on
 /// random layers: shapes with partial row and column groups, per-tensor and
 /// per-channel multipliers (0 and `i32::MAX` among them), every right shift
-/// 1..=31, the largest biases a compiled layer takes, random clamps and
+/// 1..=31, the largest biases a packed layer takes, random clamps and
 /// offsets.
 fn packed_cases(rng: &mut Rng) {
-    use axon_core::kernels::packed4::{
-        pack_layer, requant_double, staged_index, stream_len, Block, PackedDense, Quad, Scale,
-        MAX_BIAS,
+    use axon_core::graph::{staged_index, Quad};
+    use axon_core::ops::fully_connected::packed4::{
+        pack_layer, requant_double, stream_len, Block, PackedDense, Scale, MAX_BIAS,
     };
     const R: usize = 40;
     const C: usize = 100;
@@ -275,7 +278,7 @@ fn packed_cases(rng: &mut Rng) {
             &p,
             &mut want[..rows],
         );
-        // The compiled layout.
+        // The packed layout.
         let (g, rg) = (cols.div_ceil(4), rows.div_ceil(4));
         let nb = stream_len(rows, cols);
         pack_layer(

@@ -1,101 +1,98 @@
-//! Every row of the bundled digits and sine data through the exported f32
-//! and int8 models, each output printed as its f32 bits, for `cargo xtask
-//! parity` to compare with `axon predict` on the host.
+//! Every row of the bundled digits and sine data through every exported
+//! model — digits, sine and digits_residual, f32 and int8 — each both ways:
+//! its generated `forward()` and its `GRAPH` through
+//! `axon_core::Interpreter`. Each output is printed as its f32 bits, for
+//! `cargo xtask parity` to compare with `axon predict` on the host.
 //!
-//! Lines: `P name row [bits…]` (f32 model: each output's f32 bits), `Q
-//! name row [codes…, bits…]` (int8 model: the output codes, then the bits of
-//! their dequantized values, the columns of `axon predict`), `C name row
-//! […]` (the same int8 model through the compiled engine, `COMPILED`).
+//! Lines: `f32.fwd NAME ROW [bits…]` (the f32 model's `forward()`),
+//! `f32.graph …` (its `GRAPH`), `int8.fwd …` and `int8.graph …` (the int8
+//! model's). An int8 model's outputs are the dequantized values, whose
+//! bits determine the int8 codes (xtask's `host_outputs` says why).
 #![no_std]
 #![no_main]
 
-use axon_core::int8::compiled::{self, Buffers, Requant};
-use axon_core::int8::Model;
-use axon_firmware::f32_model::F32Model;
+use axon_core::graph::arena::Arena;
+use axon_core::Interpreter;
 use axon_firmware::mcu;
-use axon_firmware::models::{self, digits_f32, digits_int8, input_row, sine_f32, sine_int8};
+use axon_firmware::models::{self, input_row};
 use cortex_m_rt::entry;
 
-/// Widest tensor of any bundled model.
+/// Widest input or output of any bundled model.
 const MAXW: usize = 64;
+/// Largest interpreter arena of any bundled model's `GRAPH`.
+const GRAPH_ARENA: usize = 1024;
 
-fn run_f32(name: &str, m: &F32Model, inputs: &[u8]) -> u32 {
-    let (mut x, mut a, mut b, mut y) = ([0f32; MAXW], [0f32; MAXW], [0f32; MAXW], [0f32; MAXW]);
-    let mut row = 0;
-    while input_row(inputs, m.inputs, row, &mut x[..m.inputs]) {
-        if let Err(e) = m.run(&x[..m.inputs], &mut a, &mut b, &mut y[..m.outputs]) {
-            defmt::error!("{} f32 row {}: {}", name, row, defmt::Display2Format(&e));
-            mcu::exit(false);
-        }
-        let bits = y.map(f32::to_bits);
-        defmt::println!("P {=str} {=usize} {=[?]}", name, row, &bits[..m.outputs]);
-        row += 1;
+/// Prints one row's outputs under `tag`.
+fn print(tag: &str, name: &str, row: usize, y: &[f32]) {
+    let mut bits = [0u32; MAXW];
+    for (b, v) in bits.iter_mut().zip(y) {
+        *b = v.to_bits();
     }
-    row as u32
+    let bits = &bits[..y.len().min(MAXW)];
+    defmt::println!("{=str} {=str} {=usize} {=[?]}", tag, name, row, bits);
 }
 
-/// Every row through `run` (an int8 model, generic or compiled), printed
-/// under `tag` as `axon predict` prints an int8 model: the codes, then the
-/// values.
-fn run_int8(
-    tag: &str,
-    name: &str,
-    (n, k): (usize, usize),
-    inputs: &[u8],
-    mut run: impl FnMut(&[f32], &mut [i8], &mut [f32]) -> Result<(), axon_core::Error>,
-) -> u32 {
-    let (mut x, mut codes, mut y) = ([0f32; MAXW], [0i8; MAXW], [0f32; MAXW]);
+fn fail(tag: &str, name: &str, row: usize, e: axon_core::Error) -> ! {
+    defmt::error!(
+        "{=str} {=str} row {=usize}: {}",
+        tag,
+        name,
+        row,
+        defmt::Display2Format(&e)
+    );
+    mcu::exit(false)
+}
+
+/// Every row of `inputs` through `GRAPH` (`n` inputs, `k` outputs); the
+/// number of rows.
+fn run_graph(tag: &str, name: &str, graph: axon_core::graph::Graph<'static>, inputs: &[u8]) -> u32 {
+    let it = match Interpreter::new(graph) {
+        Ok(it) => it,
+        Err(e) => {
+            defmt::error!("{=str} {=str}: {}", tag, name, defmt::Display2Format(&e));
+            mcu::exit(false)
+        }
+    };
+    let (n, k) = match (graph.input(0), graph.output(0)) {
+        (Some(i), Some(o)) => (i.len(), o.len()),
+        _ => mcu::exit(false),
+    };
+    if n > MAXW || k > MAXW {
+        mcu::exit(false);
+    }
+    let mut arena = Arena::<GRAPH_ARENA>::new();
+    let (mut x, mut y) = ([0f32; MAXW], [0f32; MAXW]);
     let mut row = 0;
     while input_row(inputs, n, row, &mut x[..n]) {
-        if let Err(e) = run(&x[..n], &mut codes[..k], &mut y[..k]) {
-            defmt::error!(
-                "{} {} row {}: {}",
-                tag,
-                name,
-                row,
-                defmt::Display2Format(&e)
-            );
-            mcu::exit(false);
+        if let Err(e) = it.run_f32(&x[..n], &mut y[..k], &mut arena.0) {
+            fail(tag, name, row, e);
         }
-        let mut cells = [0i64; 2 * MAXW];
-        for i in 0..k {
-            cells[i] = codes[i] as i64;
-            cells[k + i] = y[i].to_bits() as i64;
-        }
-        defmt::println!(
-            "{=str} {=str} {=usize} {=[?]}",
-            tag,
-            name,
-            row,
-            &cells[..2 * k]
-        );
+        print(tag, name, row, &y[..k]);
         row += 1;
     }
     row as u32
 }
 
-/// The generic engine (`MODEL`, lines `Q`).
-fn run_generic(name: &str, m: &Model<'_>, inputs: &[u8]) -> u32 {
-    let mut scratch = [0i8; 2 * MAXW];
-    run_int8("Q", name, (m.input_len, m.output_len), inputs, |x, c, y| {
-        m.run(x, &mut scratch, c, y)
-    })
-}
-
-/// The compiled engine (`COMPILED`, lines `C`).
-fn run_compiled<R: Requant, const N: usize>(
-    name: &str,
-    m: &compiled::Model<'_, R>,
-    buf: &mut Buffers<N>,
-    inputs: &[u8],
-) -> u32 {
-    run_int8(
-        "C",
-        name,
-        (m.input_len(), m.output_len()),
-        inputs,
-        |x, c, y| m.run(x, buf, c, y),
-    )
+/// Every row of `inputs` through a generated module's `forward()`, then
+/// its `GRAPH` through the interpreter; the number of inferences.
+macro_rules! run_model {
+    ($m:ident, $name:literal, $kind:literal, $inputs:expr) => {{
+        use models::$m as m;
+        let tag = concat!($kind, ".fwd");
+        let mut arena = m::Arena::new();
+        let mut x = [0f32; m::INPUT_LEN];
+        let mut y = [0f32; m::OUTPUT_LEN];
+        let mut row = 0;
+        while input_row($inputs, m::INPUT_LEN, row, &mut x) {
+            if let Err(e) = m::forward(&x, &mut arena, &mut y) {
+                fail(tag, $name, row, e);
+            }
+            print(tag, $name, row, &y);
+            row += 1;
+        }
+        const { assert!(m::GRAPH_ARENA_LEN <= GRAPH_ARENA) };
+        row as u32 + run_graph(concat!($kind, ".graph"), $name, m::GRAPH, $inputs)
+    }};
 }
 
 #[entry]
@@ -110,23 +107,14 @@ fn main() -> ! {
         defmt::error!("expected the cortex-m-dsp kernel on this target");
         mcu::exit(false);
     }
+    let (digits, sine) = (models::DIGITS_INPUTS, models::SINE_INPUTS);
     let mut n = 0;
-    n += run_f32("digits", &digits_f32::MODEL, models::DIGITS_INPUTS);
-    n += run_generic("digits", &digits_int8::MODEL, models::DIGITS_INPUTS);
-    n += run_compiled(
-        "digits",
-        &digits_int8::COMPILED,
-        &mut Buffers::<{ digits_int8::QUADS }>::new(),
-        models::DIGITS_INPUTS,
-    );
-    n += run_f32("sine", &sine_f32::MODEL, models::SINE_INPUTS);
-    n += run_generic("sine", &sine_int8::MODEL, models::SINE_INPUTS);
-    n += run_compiled(
-        "sine",
-        &sine_int8::COMPILED,
-        &mut Buffers::<{ sine_int8::QUADS }>::new(),
-        models::SINE_INPUTS,
-    );
+    n += run_model!(digits_f32, "digits", "f32", digits);
+    n += run_model!(digits_int8, "digits", "int8", digits);
+    n += run_model!(sine_f32, "sine", "f32", sine);
+    n += run_model!(sine_int8, "sine", "int8", sine);
+    n += run_model!(digits_residual_f32, "digits_residual", "f32", digits);
+    n += run_model!(digits_residual_int8, "digits_residual", "int8", digits);
     defmt::println!("parity: {=u32} inferences", n);
     mcu::exit(true)
 }

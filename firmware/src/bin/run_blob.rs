@@ -1,12 +1,14 @@
-//! Runs any exported model blob on every input row, both read from the
-//! host's file system through semihosting at run time — so a freshly
-//! trained model (`axon demo`, `axon export`) is checked on the MCU without
-//! rebuilding the firmware. `cargo xtask verify` drives it and compares the
-//! output with `axon predict`, bit for bit.
+//! Runs any exported model blob (f32 or int8) on every input row, both
+//! read from the host's file system through semihosting at run time — so a
+//! freshly trained model (`axon demo`, `axon export`) is checked on the MCU
+//! without rebuilding the firmware: `axon_core::blob::parse`, then the
+//! interpreter. `cargo xtask verify` drives it and compares the output with
+//! `axon predict`, bit for bit.
 //!
-//! Reads `model.axon` and `inputs.bin` (row-major f32 LE, `input_len` per
-//! row) from QEMU's current directory. Prints `Q verify row [codes…, bits…]`
-//! lines, the columns of `axon predict` for an int8 model.
+//! Reads `model.axon` and `inputs.bin` (row-major f32 LE, the graph's input
+//! width per row) from QEMU's current directory. Prints `B verify ROW
+//! [bits…]` lines: each output value's f32 bits (for an int8 model the
+//! dequantized outputs, whose bits determine the codes).
 #![no_std]
 #![no_main]
 
@@ -18,12 +20,16 @@ use cortex_m_semihosting::{nr, syscall};
 /// Largest blob and input file this runner accepts (mps2 has 4 MiB of RAM).
 const BLOB_CAP: usize = 512 * 1024;
 const INPUTS_CAP: usize = 2 * 1024 * 1024;
-/// Widest tensor and scratch this runner provides.
+/// Widest input and output, and the largest arena, this runner provides.
 const MAXW: usize = 1024;
+const ARENA: usize = 64 * 1024;
 
 /// A 4-byte-aligned buffer: the blob's i32/f32 arrays are viewed in place.
 #[repr(C, align(4))]
 struct Aligned<const N: usize>([u8; N]);
+
+/// The interpreter's arena (8-byte aligned).
+type Arena = axon_core::graph::arena::Arena<ARENA>;
 
 /// Reads the host file `path` (NUL-terminated) into `buf`; its length, or
 /// `None` if it cannot be opened, does not fit, or reads short.
@@ -52,9 +58,10 @@ fn read_host_file(path: &[u8], buf: &mut [u8]) -> Option<usize> {
 
 #[entry]
 fn main() -> ! {
-    let (Some(blob), Some(inputs)) = (
+    let (Some(blob), Some(inputs), Some(arena)) = (
         cortex_m::singleton!(: Aligned<BLOB_CAP> = Aligned([0; BLOB_CAP])),
         cortex_m::singleton!(: Aligned<INPUTS_CAP> = Aligned([0; INPUTS_CAP])),
+        cortex_m::singleton!(: Arena = Arena::new()),
     ) else {
         defmt::error!("run_blob: buffers taken twice");
         mcu::exit(false)
@@ -83,33 +90,48 @@ fn main() -> ! {
             mcu::exit(false)
         }
     };
-    let (n, k) = (model.input_len, model.output_len);
-    if n > MAXW || k > MAXW || model.scratch_len() > 2 * MAXW {
-        defmt::error!("run_blob: model wider than this runner ({=usize})", MAXW);
+    let g = model.graph();
+    let (Some(i), Some(o)) = (g.input(0), g.output(0)) else {
+        mcu::exit(false)
+    };
+    let (n, k) = (i.len(), o.len());
+    if g.inputs.len() != 1 || g.outputs.len() != 1 || n > MAXW || k > MAXW {
+        defmt::error!(
+            "run_blob: not one input and one output of at most {=usize} values",
+            MAXW
+        );
+        mcu::exit(false)
+    }
+    if model.arena_len() > ARENA {
+        defmt::error!(
+            "run_blob: the model needs {=usize} bytes of arena, this runner has {=usize}",
+            model.arena_len(),
+            ARENA
+        );
         mcu::exit(false)
     }
     defmt::println!(
-        "run_blob: {=usize} B blob, {=usize} -> {=usize}, kernel {=str}",
+        "run_blob: {=usize} B blob, {=usize} nodes, {=usize} -> {=usize}, {=usize} B arena, kernel {=str}",
         blob_len,
+        g.nodes.len(),
         n,
         k,
+        model.arena_len(),
         axon_core::kernels::dispatch::selected().name()
     );
-    let (mut x, mut scratch) = ([0f32; MAXW], [0i8; 2 * MAXW]);
-    let (mut codes, mut y) = ([0i8; MAXW], [0f32; MAXW]);
-    let mut cells = [0i64; 2 * MAXW];
+    let (mut x, mut y) = ([0f32; MAXW], [0f32; MAXW]);
+    let mut bits = [0u32; MAXW];
     let data = &inputs.0[..inputs_len];
     let mut row = 0;
     while input_row(data, n, row, &mut x[..n]) {
-        if let Err(e) = model.run(&x[..n], &mut scratch, &mut codes[..k], &mut y[..k]) {
+        if let Err(e) = model.run_f32(&x[..n], &mut y[..k], &mut arena.0) {
             defmt::error!("run_blob: row {=usize}: {}", row, defmt::Display2Format(&e));
             mcu::exit(false);
         }
-        for i in 0..k {
-            cells[i] = codes[i] as i64;
-            cells[k + i] = y[i].to_bits() as i64;
+        for (b, v) in bits.iter_mut().zip(&y[..k]) {
+            *b = v.to_bits();
         }
-        defmt::println!("Q verify {=usize} {=[?]}", row, &cells[..2 * k]);
+        defmt::println!("B verify {=usize} {=[?]}", row, &bits[..k]);
         row += 1;
     }
     defmt::println!("run_blob: {=usize} inferences", row);

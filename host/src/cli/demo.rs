@@ -8,11 +8,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
 use super::progress::Progress;
 use crate::data::{Header, Table};
-use crate::model::Model;
+use crate::export::{write_blob, write_rust, AlignedBytes};
+use crate::model::{write_atomic, Model, Runner};
+use crate::quantize::{compare, quantize, QuantizeOptions};
 use crate::train::{
     evaluate, prepare, train, Length, Loss, OptimizerKind, ScheduleKind, TrainConfig,
 };
@@ -59,8 +61,8 @@ pub type Step = fn(&mut Demo) -> anyhow::Result<()>;
 pub const STEPS: &[(&str, Step)] = &[
     ("train", train_step),
     ("evaluate", evaluate_step),
-    ("quantize", super::quantize::demo_step),
-    ("export", super::export::demo_step),
+    ("quantize", quantize_step),
+    ("export", export_step),
 ];
 
 /// The demo's training recipe: 64 → 128 → 10, ReLU, softmax cross-entropy,
@@ -122,7 +124,7 @@ fn train_step(d: &mut Demo) -> anyhow::Result<()> {
 
 fn evaluate_step(d: &mut Demo) -> anyhow::Result<()> {
     let model = d.model.as_ref().context("the train step did not run")?;
-    let m = evaluate(model, &d.val_x, &d.val_y);
+    let m = evaluate(model, &d.val_x, &d.val_y)?;
     let acc = m.accuracy.unwrap_or(0.0);
     d.f32_accuracy = Some(acc);
     d.report.push(format!(
@@ -130,7 +132,7 @@ fn evaluate_step(d: &mut Demo) -> anyhow::Result<()> {
         acc * 100.0,
         (acc * m.samples as f64).round() as usize,
         m.samples,
-        m.loss
+        m.loss.unwrap_or(f64::NAN)
     ));
     Ok(())
 }
@@ -158,5 +160,75 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for line in &d.report {
         println!("  {line}");
     }
+    Ok(())
+}
+
+/// `axon demo`'s quantize step: calibrate on the training rows, write
+/// `model.int8.json`, and report int8 validation accuracy and agreement.
+fn quantize_step(d: &mut Demo) -> anyhow::Result<()> {
+    let model = d.model.as_ref().context("the train step did not run")?;
+    let q = quantize(
+        model,
+        &d.train_x,
+        "bundled:digits (training split)",
+        &QuantizeOptions::default(),
+    )?;
+    let path = d.args.out_dir.join("model.int8.json");
+    q.save(&path)?;
+    let classes: Vec<usize> = d.val_y.iter().map(|&c| c as usize).collect();
+    let c = compare(model, &q, &d.val_x, Some(&classes))?;
+    d.report.push(format!(
+        "quantize  int8 (per-channel weights, min/max over {} training rows) → {}",
+        d.train_x.len() / model.inputs().max(1),
+        path.display()
+    ));
+    for line in c.report_lines() {
+        d.report.push(format!("          {line}"));
+    }
+    Ok(())
+}
+
+/// `axon demo`'s export step: the quantize step's model as `model.axon`
+/// and `model.rs`, checked to run bit-identically to the int8 JSON on the
+/// validation rows.
+fn export_step(d: &mut Demo) -> anyhow::Result<()> {
+    let json = d.args.out_dir.join("model.int8.json");
+    let m = Model::load(&json).context("the quantize step did not run")?;
+    let blob = write_blob(&m, "model")?;
+    let blob_path = d.args.out_dir.join("model.axon");
+    write_atomic(&blob_path, &blob)?;
+    let rust_path = d.args.out_dir.join("model.rs");
+    let r = write_rust(&m, &json.display().to_string())?;
+    write_atomic(&rust_path, r.source.as_bytes())?;
+    let aligned = AlignedBytes::new(&blob);
+    let from_blob = axon_core::blob::parse(aligned.as_bytes())
+        .map_err(|e| anyhow::anyhow!("internal error: the written blob does not parse: {e}"))?;
+    let run = Runner::new(&m)?;
+    let from_json = run.interpreter()?;
+    let k = m.outputs();
+    let (mut ya, mut yb) = (vec![0f32; k], vec![0f32; k]);
+    let mut arena = run.arena();
+    let rows = d.val_x.len() / m.inputs().max(1);
+    for row in d.val_x.chunks_exact(m.inputs().max(1)) {
+        from_json
+            .run_f32(row, &mut ya, arena.bytes())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        from_blob
+            .run_f32(row, &mut yb, arena.bytes())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if ya.iter().zip(&yb).any(|(p, q)| p.to_bits() != q.to_bits()) {
+            bail!("internal error: the blob and the int8 JSON disagree");
+        }
+    }
+    d.report.push(format!(
+        "export    blob {} bytes → {}; Rust source → {}",
+        blob.len(),
+        blob_path.display(),
+        rust_path.display()
+    ));
+    d.report.push(format!(
+        "          blob = int8 JSON bit for bit on {rows} validation rows; {} bytes of arena per inference ({} for forward())",
+        run.arena_len, r.arena_len
+    ));
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::data::{Header, Table};
-use crate::model::{Model, Task};
+use crate::model::Model;
 use crate::train::{evaluate, Metrics};
 
 /// Arguments of `axon eval`.
@@ -23,48 +23,12 @@ pub struct Args {
     pub header: Header,
 }
 
-/// Reads inputs and targets of a labelled table for `model`.
-pub fn labelled(
-    model: &Model,
-    table: &Table,
-    target: Option<&str>,
-) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
-    let by_name = table
-        .header
-        .as_ref()
-        .is_some_and(|h| h.contains(&model.target_name));
-    let spec = target.or(by_name.then_some(model.target_name.as_str()));
-    let tc = table.resolve_column(spec)?;
-    let cols = super::predict::feature_columns(model, table, Some(tc))?;
-    let x = table.numbers(&cols)?;
-    let y = match model.task {
-        Task::Classification { classes } => {
-            let labels: Vec<String> = if model.class_labels.is_empty() {
-                (0..classes).map(|k| k.to_string()).collect()
-            } else {
-                model.class_labels.clone()
-            };
-            table
-                .classes(tc, Some(&labels))?
-                .index
-                .iter()
-                .map(|&k| k as f32)
-                .collect()
-        }
-        Task::Regression => table.numbers(&[tc])?,
-    };
-    Ok((x, y))
-}
-
 /// Evaluates and prints.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    if crate::quantize::is_int8_model_file(&a.model)? {
-        return super::quantize::eval_int8(a);
-    }
     let model = Model::load(&a.model)?;
     let table = Table::read(&a.data, a.header)?;
-    let (x, y) = labelled(&model, &table, a.target.as_deref())?;
-    let m = evaluate(&model, &x, &y);
+    let (x, y) = model.labelled(&table, a.target.as_deref())?;
+    let m = evaluate(&model, &x, &y)?;
     print_metrics(&model, &m);
     Ok(())
 }
@@ -72,17 +36,22 @@ pub fn run(a: Args) -> anyhow::Result<()> {
 /// Prints metrics and, for classification, the confusion matrix.
 pub fn print_metrics(model: &Model, m: &Metrics) {
     println!("samples: {}", m.samples);
-    println!(
-        "loss ({}): {:.6}",
-        crate::train::metrics::loss_of(model).name(),
-        m.loss
-    );
+    println!("model: {} ({})", model.summary(), model.kind());
+    if let Some(loss) = m.loss {
+        println!(
+            "loss ({}): {loss:.6}",
+            crate::train::metrics::loss_of(model).name()
+        );
+    }
+    if let Some(mae) = m.mae {
+        println!("mean absolute error: {mae:.6}");
+    }
     if let Some(acc) = m.accuracy {
         println!("accuracy: {:.2}%", acc * 100.0);
-        let labels: Vec<String> = if model.class_labels.is_empty() {
+        let labels: Vec<String> = if model.meta.labels.is_empty() {
             (0..m.confusion.len()).map(|k| k.to_string()).collect()
         } else {
-            model.class_labels.clone()
+            model.meta.labels.clone()
         };
         let w = labels
             .iter()

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 pub mod article;
+pub mod convert;
 pub mod dataset;
 pub mod demo;
 pub mod eval;
@@ -38,6 +39,8 @@ pub enum Command {
     Quantize(quantize::Args),
     /// Export an int8 model as a binary blob and/or Rust source for firmware.
     Export(export::Args),
+    /// Write any model file Axon reads as a version-2 JSON model.
+    Convert(convert::Args),
     /// Write a generated or bundled data set as CSV.
     Dataset(dataset::Args),
     /// Print the article's hand calculations, computed by the core, step by step.
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Predict(a) => predict::run(a),
         Command::Quantize(a) => quantize::run(a),
         Command::Export(a) => export::run(a),
+        Command::Convert(a) => convert::run(a),
         Command::Dataset(a) => dataset::run(a),
         Command::Article(a) => article::run(a),
     }

@@ -4,10 +4,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use anyhow::bail;
-
 use crate::data::{Header, Table};
-use crate::model::{write_atomic, Model, Task};
+use crate::model::{write_atomic, Model, Runner, Task};
 
 /// Arguments of `axon predict`.
 #[derive(Debug, clap::Args)]
@@ -30,85 +28,56 @@ pub struct Args {
     pub out: Option<PathBuf>,
 }
 
-/// The model's input columns in `table`: by header name when the header
-/// has every feature name, else all columns except `target` (given, or the
-/// model's target name, or the last column when there is one extra).
-pub fn feature_columns(
-    model: &Model,
-    table: &Table,
-    target: Option<usize>,
-) -> anyhow::Result<Vec<usize>> {
-    if let Some(h) = &table.header {
-        if !model.feature_names.is_empty() {
-            let pos: Option<Vec<usize>> = model
-                .feature_names
-                .iter()
-                .map(|f| h.iter().position(|c| c == f))
-                .collect();
-            if let Some(p) = pos {
-                return Ok(p);
-            }
+/// The output column names: `p_LABEL` per class, the target's name for a
+/// single output, else `y0`, `y1`, ….
+pub fn output_names(model: &Model) -> Vec<String> {
+    let k = model.outputs();
+    match model.meta.task {
+        Task::Classification { .. } if model.meta.labels.len() == k => {
+            model.meta.labels.iter().map(|l| format!("p_{l}")).collect()
         }
+        _ if k == 1 && !model.meta.target.is_empty() => vec![model.meta.target.clone()],
+        _ => (0..k).map(|i| format!("y{i}")).collect(),
     }
-    let n = table.ncols();
-    if n == model.inputs && target.is_none() {
-        return Ok((0..n).collect());
-    }
-    if n == model.inputs + 1 {
-        let tc = match target {
-            Some(t) => t,
-            None => table
-                .header
-                .as_ref()
-                .and_then(|h| h.iter().position(|c| *c == model.target_name))
-                .unwrap_or(n - 1),
-        };
-        return Ok((0..n).filter(|&c| c != tc).collect());
-    }
-    bail!(
-        "{}: has {n} columns, but the model takes {} inputs (give the {} features, optionally with the target column)",
-        table.source,
-        model.inputs,
-        model.inputs
-    )
 }
 
-/// Predicts and writes.
+/// Predicts and writes: each output as its f32 value (printed so it reads
+/// back bit-identical), and for an int8 model first its int8 code
+/// (`q_NAME`), all through the core's interpreter.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    if crate::quantize::is_int8_model_file(&a.model)? {
-        return super::quantize::predict_int8(a);
-    }
     let model = Model::load(&a.model)?;
     let table = Table::read(&a.data, a.header)?;
     let target = match &a.target {
         Some(t) => Some(table.resolve_column(Some(t))?),
         None => None,
     };
-    let cols = feature_columns(&model, &table, target)?;
+    let cols = model.input_columns(&table, target)?;
     let x = table.numbers(&cols)?;
-    let k = model.outputs();
-    let names: Vec<String> = match model.task {
-        Task::Classification { .. } if model.class_labels.len() == k => model
-            .class_labels
-            .iter()
-            .map(|l| format!("p_{l}"))
-            .collect(),
-        _ if k == 1 && !model.target_name.is_empty() => vec![model.target_name.clone()],
-        _ => (0..k).map(|i| format!("y{i}")).collect(),
+    let names = output_names(&model);
+    let run = Runner::new(&model)?;
+    let int8 = model.is_int8();
+    let mut header: Vec<String> = if int8 {
+        names.iter().map(|n| format!("q_{n}")).collect()
+    } else {
+        Vec::new()
     };
+    header.extend(names.iter().cloned());
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&names)?;
-    let mut cell = String::new();
-    let mut row = Vec::with_capacity(k);
-    for raw in x.chunks_exact(model.inputs) {
-        row.clear();
-        for v in model.forward(raw) {
-            cell.clear();
-            let _ = write!(cell, "{v:?}");
-            row.push(cell.clone());
+    w.write_record(&header)?;
+    let mut record = Vec::with_capacity(header.len());
+    run.for_each_row(&x, |_, y, codes| {
+        record.clear();
+        if let (true, Some(c)) = (int8, codes) {
+            record.extend(c.iter().map(|c| c.to_string()));
         }
-        w.write_record(&row)?;
-    }
+        for v in y {
+            let mut cell = String::new();
+            let _ = write!(cell, "{v:?}");
+            record.push(cell);
+        }
+        w.write_record(&record)?;
+        Ok(())
+    })?;
     let bytes = w.into_inner()?;
     match a.out {
         Some(p) => write_atomic(&p, &bytes),

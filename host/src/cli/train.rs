@@ -8,9 +8,11 @@ use anyhow::{bail, Context};
 use super::plot::plot_history;
 use super::progress::Progress;
 use crate::data::{Header, Table};
-use crate::model::{parse_activation, Model, Task, LEAKY_RELU_ALPHA};
+use crate::model::{Model, Task};
+use crate::ops::leaky_relu::DEFAULT_ALPHA as LEAKY_RELU_ALPHA;
+use crate::train::arch::parse_activation;
 use crate::train::{
-    prepare, train, Length, Loss, OptimizerKind, ScheduleKind, TrainConfig, Trained,
+    prepare, train, Arch, Length, Loss, OptimizerKind, ScheduleKind, TrainConfig, Trained,
 };
 
 /// Arguments of `axon train`.
@@ -28,8 +30,13 @@ pub struct Args {
     /// Widths of the network from input to output, e.g. `64,32,10`: the
     /// first must be the number of input columns, the last the number of
     /// outputs (classes for ce, 1 for bce and mse). Default: inputs,32,outputs.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', conflicts_with = "arch")]
     pub layers: Vec<usize>,
+    /// An architecture file (TOML: dense layers and residual blocks;
+    /// docs/architecture.md). The output layer and the loss's head are
+    /// added from the data.
+    #[arg(long)]
+    pub arch: Option<PathBuf>,
     /// Activation after each hidden layer: relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, silu, identity.
     #[arg(long, default_value = "relu")]
     pub activation: String,
@@ -98,7 +105,7 @@ pub struct Args {
     pub shuffle: bool,
     /// Standardise each input column over the training split (`false`:
     /// feed raw values, e.g. pixel levels already on one scale; the model
-    /// then stores an identity preprocessing that devices skip).
+    /// then has no standardisation for a device to compute).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub standardize: bool,
     /// Seed of the split, the initialisation and the shuffling.
@@ -166,15 +173,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => None,
     };
     let hidden = if init.is_some() {
-        if !a.layers.is_empty() {
-            bail!("--layers and --init both give the network's shape; use one");
+        if !a.layers.is_empty() || a.arch.is_some() {
+            bail!("--layers/--arch and --init both give the network's shape; use one");
         }
         Vec::new()
     } else {
         hidden_from_layers(&a.layers, data.inputs, outputs, a.loss)?
     };
+    let arch = match &a.arch {
+        Some(p) => Some(Arch::load(p)?),
+        None => None,
+    };
     let cfg = TrainConfig {
         hidden,
+        arch,
         activation,
         loss: a.loss,
         optimizer: a.optimizer,

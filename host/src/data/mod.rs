@@ -10,4 +10,4 @@ mod prep;
 
 pub use bundled::{bundled, sine, BUNDLED};
 pub use csv_table::{Header, Table};
-pub use prep::{split_indices, standardisation, ClassTargets};
+pub use prep::{split_indices, standardisation, ClassTargets, Preprocess};

@@ -1,7 +1,16 @@
 //! Splits and standardisation.
 
-use crate::model::Preprocess;
 use crate::train::rng::{stream, Rng};
+
+/// Per-input standardisation: `x' = (x − mean) / std`, in f32, input by
+/// input (the model's `standardize` node).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preprocess {
+    /// Per-input mean.
+    pub mean: Vec<f32>,
+    /// Per-input standard deviation, every entry finite and > 0.
+    pub std: Vec<f32>,
+}
 
 /// Class targets: one index per row, and the label of each index.
 #[derive(Debug, Clone, PartialEq, Eq)]

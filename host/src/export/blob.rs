@@ -1,199 +1,17 @@
-//! The blob writer: the exact inverse of `axon_core::blob::parse`
-//! (layout in `axon_core::blob::format` and docs/blob-format.md).
+//! The blob writer: the inverse of `axon_core::blob::parse`, following the
+//! same layout definitions (`axon_core::blob::format` and each op's
+//! record).
 
-use axon_core::blob::format::{self as fmt, entry, header};
+use anyhow::{bail, Context};
+use axon_core::blob::format::{self as fmt, header, node, storage, tensor, Field};
 use axon_core::crc32::crc32;
-use axon_core::quant::Rounding;
+use axon_core::graph::{Quant, Storage};
 
-use crate::quantize::{Int8Layer, Int8Model};
+use super::RecordWriter;
+use crate::model::{Model, Runner};
 
-/// What goes into a blob besides the model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BlobOptions {
-    /// Store each fully connected layer's weight-row sums (4 bytes per
-    /// output), which the desktop AVX-512 VNNI kernel uses; the MCU does not,
-    /// so the default leaves them out to save flash.
-    pub row_sums: bool,
-}
-
-struct Writer {
-    buf: Vec<u8>,
-}
-
-impl Writer {
-    fn put<const N: usize>(&mut self, off: usize, bytes: [u8; N]) {
-        self.buf[off..off + N].copy_from_slice(&bytes);
-    }
-
-    fn u16(&mut self, off: usize, v: u16) {
-        self.put(off, v.to_le_bytes());
-    }
-
-    fn u32(&mut self, off: usize, v: usize) {
-        let v = u32::try_from(v).expect("blob offsets and sizes fit u32 (checked by write_blob)");
-        self.put(off, v.to_le_bytes());
-    }
-
-    fn i32(&mut self, off: usize, v: i32) {
-        self.put(off, v.to_le_bytes());
-    }
-
-    fn f32(&mut self, off: usize, v: f32) {
-        self.put(off, v.to_le_bytes());
-    }
-
-    /// Appends an array at the next multiple of [`fmt::ALIGN`]; returns its offset.
-    fn array(&mut self, bytes: impl IntoIterator<Item = u8>) -> usize {
-        while !self.buf.len().is_multiple_of(fmt::ALIGN) {
-            self.buf.push(0);
-        }
-        let off = self.buf.len();
-        self.buf.extend(bytes);
-        off
-    }
-}
-
-fn le_i32(xs: &[i32]) -> impl Iterator<Item = u8> + '_ {
-    xs.iter().flat_map(|v| v.to_le_bytes())
-}
-
-fn le_f32(xs: &[f32]) -> impl Iterator<Item = u8> + '_ {
-    xs.iter().flat_map(|v| v.to_le_bytes())
-}
-
-/// Serialises a (validated) int8 model into a blob.
-pub fn write_blob(m: &Int8Model, opts: BlobOptions) -> anyhow::Result<Vec<u8>> {
-    m.validate()?;
-    let count = m.layers.len();
-    if count > u16::MAX as usize {
-        anyhow::bail!("{count} layers do not fit a blob (at most {})", u16::MAX);
-    }
-    let table_end = fmt::HEADER_LEN + count * fmt::ENTRY_LEN;
-    let mut w = Writer {
-        buf: vec![0u8; table_end],
-    };
-
-    w.buf[header::MAGIC..header::MAGIC + 4].copy_from_slice(&fmt::MAGIC);
-    w.u16(header::VERSION, fmt::VERSION);
-    let rounding_flag = match m.rounding {
-        Rounding::Double => 0,
-        Rounding::Single => fmt::FLAG_SINGLE_ROUNDING,
-    };
-    w.u16(header::FLAGS, fmt::FLAG_PREPROCESS | rounding_flag);
-    w.u16(header::HEADER_LEN, fmt::HEADER_LEN as u16);
-    w.u16(header::LAYER_COUNT, count as u16);
-    w.u32(header::INPUT_LEN, m.inputs);
-    w.u32(header::OUTPUT_LEN, m.outputs());
-    w.f32(header::INPUT_SCALE, m.input.scale);
-    w.i32(header::INPUT_ZERO_POINT, m.input.zero_point);
-    let out = m.output();
-    w.f32(header::OUTPUT_SCALE, out.scale);
-    w.i32(header::OUTPUT_ZERO_POINT, out.zero_point);
-    let mut pre: Vec<f32> = m.preprocess.mean.clone();
-    pre.extend_from_slice(&m.preprocess.std);
-    let pre_off = w.array(le_f32(&pre).collect::<Vec<_>>());
-    w.u32(header::PREPROCESS, pre_off);
-
-    for (i, l) in m.layers.iter().enumerate() {
-        let e = fmt::HEADER_LEN + i * fmt::ENTRY_LEN;
-        match l {
-            Int8Layer::FullyConnected {
-                inputs,
-                outputs,
-                weights,
-                bias,
-                multiplier,
-                shift,
-                input,
-                output,
-                act_min,
-                act_max,
-                row_sums,
-                ..
-            } => {
-                let wo = w.array(weights.iter().map(|&v| v as u8));
-                let bo = w.array(le_i32(bias).collect::<Vec<_>>());
-                let mo = w.array(le_i32(multiplier).collect::<Vec<_>>());
-                let so = w.array(le_i32(shift).collect::<Vec<_>>());
-                let ro = if opts.row_sums {
-                    w.array(le_i32(row_sums).collect::<Vec<_>>())
-                } else {
-                    0
-                };
-                w.buf[e + entry::KIND] = fmt::KIND_FULLY_CONNECTED;
-                w.buf[e + entry::ACT_MIN] = *act_min as u8;
-                w.buf[e + entry::ACT_MAX] = *act_max as u8;
-                w.u32(e + entry::INPUT_LEN, *inputs);
-                w.u32(e + entry::OUTPUT_LEN, *outputs);
-                w.f32(e + entry::OUTPUT_SCALE, output.scale);
-                w.i32(e + entry::OUTPUT_ZERO_POINT, output.zero_point);
-                w.i32(e + entry::PARAM_A, -input.zero_point);
-                w.u32(e + entry::PARAM_B, multiplier.len());
-                w.u32(e + entry::DATA, wo);
-                w.u32(e + entry::BIAS, bo);
-                w.u32(e + entry::MULTIPLIER, mo);
-                w.u32(e + entry::SHIFT, so);
-                w.u32(e + entry::ROW_SUMS, ro);
-            }
-            Int8Layer::Lut {
-                kind,
-                len,
-                output,
-                table,
-                ..
-            } => {
-                let to = w.array(table.iter().map(|&v| v as u8));
-                w.buf[e + entry::KIND] = fmt::KIND_LUT;
-                w.buf[e + entry::SUBKIND] = kind.code();
-                w.u32(e + entry::INPUT_LEN, *len);
-                w.u32(e + entry::OUTPUT_LEN, *len);
-                w.f32(e + entry::OUTPUT_SCALE, output.scale);
-                w.i32(e + entry::OUTPUT_ZERO_POINT, output.zero_point);
-                w.u32(e + entry::DATA, to);
-            }
-            Int8Layer::Softmax { len, params, .. } => {
-                let out = axon_core::quant::softmax::SOFTMAX_OUTPUT;
-                w.buf[e + entry::KIND] = fmt::KIND_SOFTMAX;
-                w.u32(e + entry::INPUT_LEN, *len);
-                w.u32(e + entry::OUTPUT_LEN, *len);
-                w.f32(e + entry::OUTPUT_SCALE, out.scale);
-                w.i32(e + entry::OUTPUT_ZERO_POINT, out.zero_point);
-                w.i32(e + entry::PARAM_A, params.input_multiplier);
-                w.i32(e + entry::PARAM_B, params.input_left_shift);
-                w.i32(e + entry::DATA, params.diff_min);
-            }
-        }
-    }
-    // Pad so the CRC (and so the whole blob) ends on a 4-byte boundary.
-    w.array(std::iter::empty());
-    let total = w.buf.len() + fmt::CRC_LEN;
-    if u32::try_from(total).is_err() {
-        anyhow::bail!("the blob would be {total} bytes, more than a u32 offset can address");
-    }
-    w.u32(header::TOTAL_LEN, total);
-    let crc = crc32(&w.buf);
-    w.buf.extend_from_slice(&crc.to_le_bytes());
-    Ok(w.buf)
-}
-
-/// Recomputes and stores the CRC of a blob whose bytes were edited (tests
-/// and fuzzing use it to reach the checks behind the checksum). Does
-/// nothing to a buffer shorter than a header.
-pub fn fix_crc(blob: &mut [u8]) {
-    let Some(total) = blob.get(header::TOTAL_LEN..header::TOTAL_LEN + 4) else {
-        return;
-    };
-    let total = u32::from_le_bytes([total[0], total[1], total[2], total[3]]) as usize;
-    if total < fmt::CRC_LEN || total > blob.len() {
-        return;
-    }
-    let body = total - fmt::CRC_LEN;
-    let crc = crc32(&blob[..body]);
-    blob[body..total].copy_from_slice(&crc.to_le_bytes());
-}
-
-/// Bytes held at a 4-byte-aligned address (a `Vec<u8>` guarantees only 1),
-/// so that `axon_core::blob::parse` can view them in place.
+/// Bytes at a 4-byte-aligned address (a `Vec<u8>` guarantees only 1), so
+/// that `axon_core::blob::parse` can view them in place.
 #[derive(Debug, Clone)]
 pub struct AlignedBytes {
     words: Vec<u32>,
@@ -219,5 +37,205 @@ impl AlignedBytes {
     /// The bytes, mutable.
     pub fn as_bytes_mut(&mut self) -> &mut [u8] {
         &mut bytemuck::cast_slice_mut::<u32, u8>(&mut self.words)[..self.len]
+    }
+}
+
+/// Recomputes the CRC of a blob whose bytes were changed on purpose (tests
+/// and fuzzing use it to reach the checks behind the checksum). Does
+/// nothing to a buffer shorter than its header's `total_len`.
+pub fn fix_crc(blob: &mut [u8]) {
+    let o = header::TOTAL_LEN.offset;
+    let Some(t) = blob.get(o..o + 4) else {
+        return;
+    };
+    let total = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize;
+    if total < fmt::CRC_LEN || total > blob.len() {
+        return;
+    }
+    let body = total - fmt::CRC_LEN;
+    let crc = crc32(&blob[..body]);
+    blob[body..total].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// A fixed-size structure being filled.
+struct Entry(Vec<u8>);
+
+impl Entry {
+    fn new(len: usize) -> Self {
+        Entry(vec![0; len])
+    }
+
+    fn put(&mut self, f: Field, b: &[u8]) {
+        self.0[f.offset..f.offset + b.len()].copy_from_slice(b);
+    }
+
+    fn u8(&mut self, f: Field, v: u8) {
+        self.put(f, &[v]);
+    }
+
+    fn u16(&mut self, f: Field, v: usize) -> anyhow::Result<()> {
+        let v =
+            u16::try_from(v).with_context(|| format!("{} = {v} does not fit 16 bits", f.name))?;
+        self.put(f, &v.to_le_bytes());
+        Ok(())
+    }
+
+    fn u32(&mut self, f: Field, v: usize) -> anyhow::Result<()> {
+        let v =
+            u32::try_from(v).with_context(|| format!("{} = {v} does not fit 32 bits", f.name))?;
+        self.put(f, &v.to_le_bytes());
+        Ok(())
+    }
+}
+
+/// The string section: names, each NUL-terminated.
+#[derive(Default)]
+struct Strings(Vec<u8>);
+
+impl Strings {
+    fn add(&mut self, s: &str) -> u32 {
+        if s.is_empty() || s.contains('\0') {
+            return fmt::NO_NAME;
+        }
+        let at = self.0.len() as u32;
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0);
+        at
+    }
+}
+
+/// The model as a blob; `name` goes into the header.
+pub fn write_blob(m: &Model, name: &str) -> anyhow::Result<Vec<u8>> {
+    m.validate()?;
+    let run = Runner::new(m)?;
+    let g = &m.graph;
+    let (tcount, ncount) = (run.tensors.len(), run.nodes.len());
+    let (icount, ocount) = (run.inputs.len(), run.outputs.len());
+    let hlen = header::LAYOUT.len;
+    let tensors_at = hlen;
+    let nodes_at = tensors_at + tcount * tensor::LAYOUT.len;
+    let io_at = nodes_at + ncount * node::LAYOUT.len;
+    let payload_at = (io_at + 2 * (icount + ocount)).next_multiple_of(fmt::ALIGN);
+    let mut strings = Strings::default();
+    let mut payload = Vec::new();
+
+    let mut ttable = Vec::with_capacity(tcount * tensor::LAYOUT.len);
+    for (c, t) in run.tensors.iter().enumerate() {
+        let mut e = Entry::new(tensor::LAYOUT.len);
+        e.u8(tensor::DTYPE, t.dtype as u8);
+        e.u8(tensor::RANK, t.shape.rank() as u8);
+        let (st, index, off) = match t.storage {
+            Storage::Arena(o) => (storage::ARENA, 0, o),
+            Storage::Input(k) => (storage::INPUT, k, 0),
+            Storage::Output(k) => (storage::OUTPUT, k, 0),
+        };
+        e.u8(tensor::STORAGE, st);
+        e.u8(tensor::INDEX, index);
+        let dims = [tensor::DIM0, tensor::DIM1, tensor::DIM2, tensor::DIM3];
+        for (k, f) in dims.into_iter().enumerate() {
+            e.u32(f, t.shape.dims().get(k).copied().unwrap_or(1) as usize)?;
+        }
+        if let Quant::PerTensor(p) = t.quant {
+            e.put(tensor::SCALE, &p.scale.to_le_bytes());
+            e.put(tensor::ZERO_POINT, &p.zero_point.to_le_bytes());
+        }
+        e.u32(tensor::ARENA_OFFSET, off as usize)?;
+        let name = strings.add(&g.tensors[run.host_ids[c]].name);
+        e.put(tensor::NAME, &name.to_le_bytes());
+        ttable.extend(e.0);
+    }
+
+    let mut ntable = Vec::with_capacity(ncount * node::LAYOUT.len);
+    for (i, n) in run.nodes.iter().enumerate() {
+        let host = &g.nodes[i];
+        let mut e = Entry::new(node::LAYOUT.len);
+        e.u8(node::OP, n.op.code());
+        e.u8(node::INPUTS, n.inputs().len() as u8);
+        e.u8(node::OUTPUTS, 1);
+        while !payload.len().is_multiple_of(fmt::ALIGN) {
+            payload.push(0);
+        }
+        e.u32(node::IDS, payload_at + payload.len())?;
+        for &id in n.inputs().iter().chain(std::iter::once(&n.output)) {
+            payload.extend_from_slice(&id.to_le_bytes());
+        }
+        let mut w = RecordWriter::new(&mut payload, payload_at);
+        crate::ops::emit_blob(&n.op, &mut w)
+            .with_context(|| format!("node {} ({})", host.name, n.op.name()))?;
+        let (off, len) = w.finish()?;
+        e.u32(node::RECORD, off as usize)?;
+        e.u32(node::RECORD_LEN, len as usize)?;
+        let nm = strings.add(&host.name);
+        e.put(node::NAME, &nm.to_le_bytes());
+        ntable.extend(e.0);
+    }
+
+    let model_name = strings.add(name);
+    while !payload.len().is_multiple_of(fmt::ALIGN) {
+        payload.push(0);
+    }
+    while !strings.0.len().is_multiple_of(fmt::ALIGN) {
+        strings.0.push(0);
+    }
+    let strings_at = payload_at + payload.len();
+    let total = strings_at + strings.0.len() + fmt::CRC_LEN;
+    if total > u32::MAX as usize {
+        bail!("the blob would be larger than 4 GiB");
+    }
+
+    let mut h = Entry::new(hlen);
+    h.put(header::MAGIC, &fmt::MAGIC);
+    h.u16(header::VERSION, fmt::VERSION as usize)?;
+    h.u32(header::TOTAL_LEN, total)?;
+    h.u16(header::HEADER_LEN, hlen)?;
+    h.u16(header::TENSOR_LEN, tensor::LAYOUT.len)?;
+    h.u16(header::NODE_LEN, node::LAYOUT.len)?;
+    h.u16(header::TENSOR_COUNT, tcount)?;
+    h.u16(header::NODE_COUNT, ncount)?;
+    h.u16(header::INPUT_COUNT, icount)?;
+    h.u16(header::OUTPUT_COUNT, ocount)?;
+    h.u32(header::TENSORS, tensors_at)?;
+    h.u32(header::NODES, nodes_at)?;
+    h.u32(header::IO, io_at)?;
+    h.u32(header::ARENA_LEN, run.arena_len)?;
+    h.u32(header::STRINGS, strings_at)?;
+    h.u32(header::STRINGS_LEN, strings.0.len())?;
+    h.put(header::NAME, &model_name.to_le_bytes());
+
+    let mut out = h.0;
+    out.extend(ttable);
+    out.extend(ntable);
+    for &id in run.inputs.iter().chain(&run.outputs) {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    out.resize(payload_at, 0);
+    out.extend(payload);
+    out.extend(strings.0);
+    let crc = crc32(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    debug_assert_eq!(out.len(), total);
+    // The parser is the judge: what we write must read back.
+    let aligned = AlignedBytes::new(&out);
+    axon_core::blob::parse(aligned.as_bytes())
+        .map_err(|e| anyhow::anyhow!("internal error: the written blob does not parse: {e}"))?;
+    Ok(out)
+}
+
+/// A blob read back as a model: version 1 is converted; version 2 is read
+/// through the core's parser.
+pub fn read_blob(bytes: &[u8], what: &str) -> anyhow::Result<Model> {
+    let version = bytes.get(4..6).map(|v| u16::from_le_bytes([v[0], v[1]]));
+    match version {
+        Some(1) => crate::model::v1::from_blob(bytes),
+        Some(2) => {
+            let aligned = AlignedBytes::new(bytes);
+            let it = axon_core::blob::parse(aligned.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+            super::from_core::model(&it)
+        }
+        Some(v) => {
+            bail!("{what}: blob format version {v} is not supported (this axon reads 1 and 2)")
+        }
+        None => bail!("{what}: truncated blob"),
     }
 }

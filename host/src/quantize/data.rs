@@ -87,3 +87,18 @@ pub fn rows_from_table(
         values,
     })
 }
+
+/// Evenly spaced rows `0, n/k, 2n/k, …` of a row-major matrix: every part of
+/// a sorted file is represented, and the choice is deterministic.
+pub fn spaced_rows(x: &[f32], d: usize, k: usize) -> Vec<f32> {
+    let n = x.len() / d.max(1);
+    if k >= n {
+        return x.to_vec();
+    }
+    let mut out = Vec::with_capacity(k * d);
+    for i in 0..k {
+        let r = i * n / k;
+        out.extend_from_slice(&x[r * d..(r + 1) * d]);
+    }
+    out
+}

@@ -1,5 +1,5 @@
-//! The trainer: backprop over networks of dense layers and the core's
-//! activations, PyTorch-equal optimizers and schedules, clipping, seeded
+//! The trainer: backprop over the model graph (fully connected layers,
+//! the core's activations, residual adds), PyTorch-equal optimizers and schedules, clipping, seeded
 //! initialisation and shuffling, and divergence detection.
 //!
 //! The forward pass runs in f32 through `axon_core`'s kernels, so the
@@ -34,12 +34,12 @@
 
 pub mod activation;
 pub mod adam;
+pub mod arch;
 pub mod clip;
-pub mod dense;
+pub mod graph;
 pub mod init;
 pub mod loss;
 pub mod metrics;
-pub mod net;
 pub mod real;
 pub mod rng;
 pub mod schedule;
@@ -47,10 +47,11 @@ pub mod sgd;
 mod trainer;
 
 pub use adam::Adam;
+pub use arch::{Arch, Layer};
 pub use clip::clip_grad_norm;
+pub use graph::{Cache, Trainable};
 pub use loss::Loss;
 pub use metrics::{evaluate, Metrics};
-pub use net::{Net, NetLayer};
 pub use real::Real;
 pub use schedule::{Schedule, ScheduleKind};
 pub use sgd::Sgd;

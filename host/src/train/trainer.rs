@@ -8,16 +8,16 @@ use anyhow::{bail, Context};
 use axon_core::Activation;
 
 use super::adam::Adam;
+use super::arch::{self, Arch};
 use super::clip::clip_grad_norm;
-use super::init::init_dense;
+use super::graph::Trainable;
 use super::loss::Loss;
-use super::net::Net;
 use super::rng::{stream, Rng};
 use super::schedule::{Schedule, ScheduleKind};
 use super::sgd::Sgd;
 use super::Optimizer;
 use crate::data::{split_indices, standardisation, Table};
-use crate::model::{LayerSpec, Model, Preprocess, Task};
+use crate::model::{Meta, Model, Task};
 
 /// The optimizers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -43,8 +43,12 @@ pub enum Length {
 /// it determines the model bit for bit).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainConfig {
-    /// Widths of the hidden layers (the input and output widths come from the data).
+    /// Widths of the hidden layers (the input and output widths come from
+    /// the data), when no architecture is given.
     pub hidden: Vec<usize>,
+    /// The architecture (an `--arch` file); overrides `hidden` and
+    /// `activation`.
+    pub arch: Option<Arch>,
     /// Activation after every hidden dense layer.
     pub activation: Activation,
     /// The loss (and so the output head).
@@ -98,6 +102,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             hidden: vec![32],
+            arch: None,
             activation: Activation::Relu,
             loss: Loss::Ce,
             optimizer: OptimizerKind::Adam,
@@ -308,15 +313,25 @@ impl fmt::Display for Diverged {
 impl std::error::Error for Diverged {}
 
 /// Builds the initial model: `init` if given (checked against the data and
-/// the loss), else fresh seeded weights with the training split's
-/// standardisation.
+/// the loss), else the architecture with fresh seeded weights and the
+/// training split's standardisation.
 fn initial_model(data: &Prepared, cfg: &TrainConfig, init: Option<Model>) -> anyhow::Result<Model> {
     let outputs = data.outputs(cfg.loss);
+    let meta = Meta {
+        task: data.task,
+        features: data.feature_names.clone(),
+        target: data.target_name.clone(),
+        labels: data.class_labels.clone(),
+        quantization: None,
+    };
     if let Some(m) = init {
-        if m.inputs != data.inputs {
+        if m.is_int8() {
+            bail!("the --init model is int8; training starts from an f32 model");
+        }
+        if m.inputs() != data.inputs {
             bail!(
                 "the --init model takes {} inputs, but the data has {}",
-                m.inputs,
+                m.inputs(),
                 data.inputs
             );
         }
@@ -327,75 +342,47 @@ fn initial_model(data: &Prepared, cfg: &TrainConfig, init: Option<Model>) -> any
                 cfg.loss.name()
             );
         }
-        let last = m.layers.last();
-        match cfg.loss.head() {
-            Some(h) if last != Some(&LayerSpec::Activation(h)) => {
-                bail!(
-                    "the --init model must end in {} to train with --loss {}",
-                    h.name(),
-                    cfg.loss.name()
-                )
-            }
-            None if matches!(
-                last,
-                Some(LayerSpec::Activation(
-                    Activation::Softmax | Activation::Sigmoid
-                ))
-            ) =>
-            {
-                bail!("the --init model ends in a classification head; train it with --loss ce or bce")
-            }
-            _ => {}
+        let last = m.graph.nodes.last().map(|n| n.op.name());
+        match (cfg.loss.head(), last) {
+            (Some(Activation::Softmax), Some("softmax"))
+            | (Some(Activation::Sigmoid), Some("sigmoid"))
+            | (None, _) => {}
+            (Some(h), _) => bail!(
+                "the --init model must end in {} to train with --loss {}",
+                h.name(),
+                cfg.loss.name()
+            ),
+        }
+        if cfg.loss.head().is_none() && matches!(last, Some("softmax" | "sigmoid")) {
+            bail!("the --init model ends in a classification head; train it with --loss ce or bce");
         }
         return Ok(Model {
-            task: data.task,
-            feature_names: data.feature_names.clone(),
-            target_name: data.target_name.clone(),
-            class_labels: data.class_labels.clone(),
-            ..m
+            meta,
+            graph: m.graph,
         });
     }
-    if cfg.hidden.contains(&0) {
-        bail!("--layers widths must be at least 1");
-    }
-    let mut rng = Rng::new(cfg.seed, stream::INIT);
-    let mut layers = Vec::new();
-    let mut width = data.inputs;
-    for &h in &cfg.hidden {
-        let (w, b) = init_dense(&mut rng, width, h, Some(cfg.activation));
-        layers.push(LayerSpec::Dense {
-            inputs: width,
-            outputs: h,
-            weights: w,
-            bias: b,
-        });
-        layers.push(LayerSpec::Activation(cfg.activation));
-        width = h;
-    }
-    let (w, b) = init_dense(&mut rng, width, outputs, cfg.loss.head());
-    layers.push(LayerSpec::Dense {
-        inputs: width,
-        outputs,
-        weights: w,
-        bias: b,
-    });
-    if let Some(h) = cfg.loss.head() {
-        layers.push(LayerSpec::Activation(h));
-    }
-    let preprocess: Preprocess = if cfg.standardize {
-        standardisation(&data.x, data.inputs, &data.train)
-    } else {
-        Preprocess::identity(data.inputs)
+    let arch = match &cfg.arch {
+        Some(a) => a.clone(),
+        None => {
+            if cfg.hidden.contains(&0) {
+                bail!("--layers widths must be at least 1");
+            }
+            Arch::chain(&cfg.hidden, cfg.activation)
+        }
     };
-    Ok(Model {
-        inputs: data.inputs,
-        preprocess,
-        layers,
-        task: data.task,
-        feature_names: data.feature_names.clone(),
-        target_name: data.target_name.clone(),
-        class_labels: data.class_labels.clone(),
-    })
+    let standardize = cfg.standardize.then(|| {
+        let p = standardisation(&data.x, data.inputs, &data.train);
+        (p.mean, p.std)
+    });
+    let graph = arch::build(
+        &arch,
+        data.inputs,
+        outputs,
+        standardize,
+        cfg.loss.head(),
+        cfg.seed,
+    )?;
+    Ok(Model { meta, graph })
 }
 
 fn make_optimizer(cfg: &TrainConfig) -> anyhow::Result<Box<dyn Optimizer>> {
@@ -448,17 +435,42 @@ pub fn train(
     let mut model = initial_model(data, cfg, init)?;
     model.validate().context("the initial model is invalid")?;
     let head = usize::from(cfg.loss.head().is_some());
-    let body_specs = &model.layers[..model.layers.len() - head];
-    let mut net: Net<f32> = Net::from_specs(model.inputs, body_specs)?;
+    // A standardisation on the input is fixed: computed once per row.
+    let first_is_standardize = model.graph.nodes.first().is_some_and(|n| {
+        matches!(n.op, crate::ops::Op::Standardize(_)) && n.inputs == model.graph.inputs
+    });
+    let mut net: Trainable<f32> = Trainable::new(&model, head, first_is_standardize)?;
     let mut opt = make_optimizer(cfg)?;
 
-    // Standardise every row once, with the model's own preprocessing (the
-    // bits inference will compute).
+    // The rows as the trained part of the graph sees them: standardised
+    // once, with the model's own node (the bits inference computes).
     let d = data.inputs;
-    let mut xs = vec![0.0f32; data.x.len()];
-    for (raw, out) in data.x.chunks_exact(d).zip(xs.chunks_exact_mut(d)) {
-        model.preprocess(raw, out);
-    }
+    let xs: Vec<f32> = if first_is_standardize {
+        let n = &model.graph.nodes[0];
+        let (mean, std) = (
+            model
+                .graph
+                .param(n, "mean")?
+                .f32_data()
+                .unwrap_or(&[])
+                .to_vec(),
+            model
+                .graph
+                .param(n, "std")?
+                .f32_data()
+                .unwrap_or(&[])
+                .to_vec(),
+        );
+        let mut out = vec![0.0f32; data.x.len()];
+        let s = axon_core::ops::standardize::Standardize {
+            mean: &mean,
+            std: &std,
+        };
+        axon_core::ops::standardize::standardize(&s, &data.x, &mut out);
+        out
+    } else {
+        data.x.clone()
+    };
 
     let per_epoch = data.train.len().div_ceil(cfg.batch) as u64;
     let total = match cfg.length {
@@ -504,7 +516,7 @@ pub fn train(
             let scale = 1.0 / chunk.len() as f32;
             let mut batch_loss = 0.0f32;
             for &r in chunk {
-                let out = net.forward(&xs[r * d..(r + 1) * d], &mut cache);
+                let out = net.forward(&xs[r * d..(r + 1) * d], &mut cache)?;
                 batch_loss += cfg.loss.forward(out, data.y[r]);
                 cfg.loss.backward(out, data.y[r], scale, &mut dz);
                 net.backward(&mut cache, &dz, &mut grads);
@@ -546,12 +558,12 @@ pub fn train(
             }
         }
         let secs = started.elapsed().as_secs_f64();
-        model.layers = assemble(&net, cfg.loss);
+        net.write_back(&mut model);
         let (val_loss, val_accuracy) = if data.val.is_empty() {
             (None, None)
         } else {
-            let m = super::metrics::evaluate(&model, &val_x, &val_y);
-            (Some(m.loss), m.accuracy)
+            let m = super::metrics::evaluate(&model, &val_x, &val_y)?;
+            (m.loss, m.accuracy)
         };
         let stats = EpochStats {
             epoch,
@@ -564,19 +576,11 @@ pub fn train(
         observe(Event::Epoch(&stats));
         history.push(stats);
     }
-    model.layers = assemble(&net, cfg.loss);
+    net.write_back(&mut model);
     model.validate().context("the trained model is invalid")?;
     Ok(Trained {
         model,
         history,
         steps: step,
     })
-}
-
-fn assemble(net: &Net<f32>, loss: Loss) -> Vec<LayerSpec> {
-    let mut layers = net.to_specs();
-    if let Some(h) = loss.head() {
-        layers.push(LayerSpec::Activation(h));
-    }
-    layers
 }

@@ -130,22 +130,19 @@ fn fc_staged_blocks(
     let xs = staged.as_ptr();
     let rq = RowRequant::new(p, rows);
     let mut r = 0;
-    while r + 3 <= rows {
+    // Three rows at a time through `chunks_exact`, whose bounds the
+    // optimiser sees (with `bias[r + 2]` and `y[r + 2]` it kept the checks
+    // and their panic paths).
+    let threes = bias.chunks_exact(3).zip(y.chunks_exact_mut(3));
+    for (b, yr) in threes.take(rows / 3) {
         // SAFETY: rows r..r+3 are below `rows ≤ w.len() / n`, so the three
         // rows of `n` weights lie inside `w`; `xs` holds `n = 4·blocks`
         // staged inputs (the caller staged all of them).
-        let acc = unsafe {
-            imp::dot3_blocks(
-                w.as_ptr().add(r * n),
-                n,
-                xs,
-                blocks,
-                [bias[r], bias[r + 1], bias[r + 2]],
-            )
-        };
-        y[r] = rq.row(acc[0], r);
-        y[r + 1] = rq.row(acc[1], r + 1);
-        y[r + 2] = rq.row(acc[2], r + 2);
+        let acc =
+            unsafe { imp::dot3_blocks(w.as_ptr().add(r * n), n, xs, blocks, [b[0], b[1], b[2]]) };
+        yr[0] = rq.row(acc[0], r);
+        yr[1] = rq.row(acc[1], r + 1);
+        yr[2] = rq.row(acc[2], r + 2);
         r += 3;
     }
     while r < rows {
@@ -179,7 +176,11 @@ unsafe fn accumulate(
     while start < n {
         let cols = (n - start).min(X_CHUNK);
         if chunked {
-            stage(&x[start..start + cols], off, staged);
+            // Always inside `x` (start + cols ≤ n); `get` because the
+            // optimiser cannot tell, and an index would keep a panic path.
+            if let Some(xc) = x.get(start..start + cols) {
+                stage(xc, off, staged);
+            }
         }
         // SAFETY: columns start..start+cols lie inside each row (start +
         // cols ≤ n), within the caller's bound; `cols ≤ X_CHUNK` staged
