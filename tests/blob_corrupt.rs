@@ -19,7 +19,7 @@ use axon::host::export::{fix_crc, prepare_for_mcu, write_blob, AlignedBytes};
 use axon::host::model::{Meta, Model, Quant, Task, Tensor};
 use axon::host::ops::Op;
 use axon::host::quantize::{quantize, QuantizeOptions};
-use axon::host::train::arch::{build, Arch, Layer};
+use axon::host::train::arch::{build, parse_activation, Arch, Layer};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -46,27 +46,25 @@ const FEATURES: usize = 8;
 const CLASSES: usize = 5;
 
 /// An f32 graph with every f32 op: standardize, fully connected layers
-/// followed by relu, leaky_relu, sigmoid, tanh (then a standalone relu,
-/// which the quantizer cannot fuse), both GELUs and SiLU, a residual block
-/// (add), and a softmax head.
+/// each followed by one of the registry's activations (relu, leaky_relu,
+/// sigmoid, tanh, gelu in both forms, silu, elu, … as
+/// `Op::activation_names` lists them; a standalone relu after the tanh,
+/// which the quantizer cannot fuse), a residual block (add), and a softmax
+/// head.
 fn every_op_f32() -> Model {
     let dense = |units, activation| Layer::Dense { units, activation };
-    let arch = Arch {
-        layers: vec![
-            dense(12, Some(Activation::Relu)),
-            dense(12, Some(Activation::LeakyRelu { alpha: 0.125 })),
-            dense(12, Some(Activation::Sigmoid)),
-            dense(12, Some(Activation::Tanh)),
-            dense(12, Some(Activation::GeluTanh)),
-            dense(12, Some(Activation::GeluErf)),
-            dense(12, Some(Activation::Silu)),
-            Layer::Residual {
-                body: vec![dense(12, Some(Activation::Relu)), dense(12, None)],
-                repeat: 1,
-                activation: None,
-            },
-        ],
-    };
+    let act = |name: &str| parse_activation(name, (name == "leaky_relu").then_some(0.125)).unwrap();
+    let mut layers: Vec<Layer> = Op::activation_names()
+        .into_iter()
+        .chain(["gelu_erf"])
+        .map(|name| dense(12, act(name)))
+        .collect();
+    layers.push(Layer::Residual {
+        body: vec![dense(12, act("relu")), dense(12, None)],
+        repeat: 1,
+        activation: None,
+    });
+    let arch = Arch { layers };
     let mean: Vec<f32> = (0..FEATURES).map(|i| 0.25 * i as f32 - 1.0).collect();
     let std: Vec<f32> = (0..FEATURES).map(|i| 0.5 + 0.125 * i as f32).collect();
     let mut g = build(
@@ -226,7 +224,8 @@ fn record_layout(op: &str, variant: u8) -> Layout {
         },
         "add" => add::record::LAYOUT,
         "relu" => relu::record::LAYOUT,
-        "leaky_relu" | "sigmoid" | "tanh" | "gelu" | "silu" => lut::record::LAYOUT,
+        // Every other activation op's (relu has its own).
+        other if Op::activation_names().contains(&other) => lut::record::LAYOUT,
         "softmax" => softmax::record::LAYOUT,
         "layout" => layout::record::LAYOUT,
         other => panic!("no record layout for {other}"),
@@ -1108,7 +1107,8 @@ fn malformed_node_entries() {
                 );
             }
             // Op codes: unknown, or another op's (whose record differs).
-            for code in [0u8, 14, 0x80, 0xFF] {
+            let next = core_ops::Op::ALL.iter().map(|&(c, _)| c).max().unwrap() + 1;
+            for code in [0u8, next, 0x80, 0xFF] {
                 assert_eq!(
                     at(node::OP, code as u32),
                     Err(BlobError::UnknownOp {
@@ -1400,7 +1400,7 @@ fn int8_record_parameters_are_checked_against_their_tensors() {
             );
             let off = get(&b.bytes, ra, add::record::INPUT2_OFFSET);
             assert_eq!(
-                graph_err(b.with(ra, add::record::INPUT2_OFFSET, off + 1)),
+                graph_err(b.with(ra, add::record::INPUT2_OFFSET, off.wrapping_add(1))),
                 at("its offsets are not its tensors' zero points")
             );
             let u = b.find("relu", 1).unwrap();

@@ -56,7 +56,7 @@ fn sine_reaches_mse_0_005() {
     //            --lr 1e-2 --epochs 200 --schedule cosine
     let cfg = TrainConfig {
         hidden: vec![16, 16],
-        activation: axon::core::Activation::Tanh,
+        activation: Some(axon::host::ops::Op::Tanh(Default::default())),
         loss: Loss::Mse,
         lr: 1e-2,
         schedule: ScheduleKind::Cosine,

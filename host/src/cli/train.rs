@@ -9,7 +9,6 @@ use super::plot::plot_history;
 use super::progress::Progress;
 use crate::data::{Header, Table};
 use crate::model::{Model, Task};
-use crate::ops::leaky_relu::DEFAULT_ALPHA as LEAKY_RELU_ALPHA;
 use crate::train::arch::parse_activation;
 use crate::train::{
     prepare, train, Arch, Length, Loss, OptimizerKind, ScheduleKind, TrainConfig, Trained,
@@ -37,12 +36,14 @@ pub struct Args {
     /// added from the data.
     #[arg(long)]
     pub arch: Option<PathBuf>,
-    /// Activation after each hidden layer: relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, silu, identity.
+    /// Activation after each hidden layer: none, or any activation op
+    /// (relu, leaky_relu, sigmoid, tanh, gelu (tanh form), gelu_erf, silu, elu).
     #[arg(long, default_value = "relu")]
     pub activation: String,
-    /// Slope of leaky_relu for negative inputs.
-    #[arg(long, default_value_t = LEAKY_RELU_ALPHA)]
-    pub alpha: f32,
+    /// The activation's alpha: leaky_relu's slope for negative inputs
+    /// (default 0.01), elu's scale (default 1).
+    #[arg(long)]
+    pub alpha: Option<f32>,
     /// Loss: ce (softmax cross-entropy, classes), bce (binary cross-entropy, two classes), mse (regression).
     #[arg(long, value_enum, default_value_t = Loss::Ce)]
     pub loss: Loss,
@@ -163,11 +164,6 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let data = prepare(&table, a.target.as_deref(), a.loss, a.val_split, a.seed)?;
     let outputs = data.outputs(a.loss);
     let activation = parse_activation(&a.activation, a.alpha).context("--activation")?;
-    if matches!(activation, axon_core::Activation::Softmax) {
-        bail!(
-            "--activation softmax is not a hidden-layer activation; the output head follows --loss"
-        );
-    }
     let init = match &a.init {
         Some(p) => Some(Model::load(p)?),
         None => None,

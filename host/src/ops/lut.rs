@@ -169,19 +169,20 @@ pub fn op_of_v1(function: &str) -> Option<Op> {
 /// Defines a host element-wise op without attributes: its f32 function
 /// (scalar), how training runs it — a core `Activation` (`act = …`), or a
 /// module of the op's own with `forward` and `backward` (`train = …`) —
-/// and fixed int8 output parameters if TFLite has them.
+/// the initialisation of the layer before it ([`super::Init`]), and fixed
+/// int8 output parameters if TFLite has them.
 macro_rules! table_op {
-    ($(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, act = $act:expr, $fixed:expr) => {
-        $crate::ops::lut::table_op!(@op $(#[$m])* $Ty, $module, $name, $f, $fixed,
+    ($(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, act = $act:expr, init = $init:ident, $fixed:expr) => {
+        $crate::ops::lut::table_op!(@op $(#[$m])* $Ty, $module, $name, $f, $init, $fixed,
             forward(a, y) { $crate::ops::activation::forward(&$act, a, y) }
             backward(a, y, dy, g) { $crate::ops::activation::backward(&$act, a, y, dy, g) });
     };
-    ($(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, train = $train:path, $fixed:expr) => {
-        $crate::ops::lut::table_op!(@op $(#[$m])* $Ty, $module, $name, $f, $fixed,
+    ($(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, train = $train:path, init = $init:ident, $fixed:expr) => {
+        $crate::ops::lut::table_op!(@op $(#[$m])* $Ty, $module, $name, $f, $init, $fixed,
             forward(a, y) { { use $train as t; t::forward(a, y) } }
             backward(a, y, dy, g) { { use $train as t; t::backward(a, y, dy, g) } });
     };
-    (@op $(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, $fixed:expr,
+    (@op $(#[$m:meta])* $Ty:ident, $module:ident, $name:literal, $f:path, $init:ident, $fixed:expr,
         forward($fa:ident, $fy:ident) $fwd:block backward($ba:ident, $by:ident, $bdy:ident, $bg:ident) $bwd:block) => {
         $(#[$m])*
         #[derive(Debug, Clone, PartialEq, Default)]
@@ -189,6 +190,7 @@ macro_rules! table_op {
 
         impl $crate::ops::HostOp for $Ty {
             const NAME: &'static str = $name;
+            const ACTIVATION: Option<$crate::ops::Init> = Some($crate::ops::Init::$init);
             type Core<'a> = axon_core::ops::$module::$Ty<'a>;
 
             fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {

@@ -104,10 +104,26 @@ impl FromCore<'_> {
     }
 }
 
+/// How training starts the weights of a fully connected layer that an
+/// activation follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// He (Kaiming) uniform: the ReLU family, GELU, SiLU, ELU.
+    He,
+    /// Xavier (Glorot) uniform: saturating activations, and no activation.
+    Xavier,
+}
+
 /// What every host op implements; [`Op`] dispatches to it.
 pub trait HostOp: Sized + Clone + PartialEq + fmt::Debug {
     /// The op's name (as the core's).
     const NAME: &'static str;
+
+    /// `Some` for an element-wise op that can follow a hidden layer
+    /// (`axon train --activation NAME`, an architecture file's
+    /// `activation = "NAME"`, its attributes then from `parse(None)` or
+    /// `{"alpha": …}`), with the initialisation of the layer before it.
+    const ACTIVATION: Option<Init> = None;
 
     /// The core's view of the op.
     type Core<'a>;
@@ -203,6 +219,32 @@ macro_rules! registry {
                         Op::NAMES.join(", ")
                     )),
                 }
+            }
+
+            /// The names of the ops that can be hidden activations
+            /// ([`HostOp::ACTIVATION`]).
+            pub fn activation_names() -> Vec<&'static str> {
+                [$( (<$ty as HostOp>::NAME, <$ty as HostOp>::ACTIVATION.is_some()) ),*]
+                    .into_iter()
+                    .filter_map(|(n, a)| a.then_some(n))
+                    .collect()
+            }
+
+            /// The activation op named `name` with attributes `attrs`.
+            pub fn activation(name: &str, attrs: Option<&Value>) -> Result<Op, String> {
+                match name {
+                    $( n if n == <$ty as HostOp>::NAME && <$ty as HostOp>::ACTIVATION.is_some() =>
+                        <$ty as HostOp>::parse(attrs).map(Op::$Variant), )*
+                    other => Err(format!(
+                        "unknown activation '{other}' (expected one of: none, {})",
+                        Op::activation_names().join(", ")
+                    )),
+                }
+            }
+
+            /// [`HostOp::ACTIVATION`].
+            pub fn activation_init(&self) -> Option<Init> {
+                match self { $( Op::$Variant(_) => <$ty as HostOp>::ACTIVATION ),* }
             }
 
             /// [`HostOp::attrs`].

@@ -25,8 +25,8 @@ pub enum Layer {
     Dense {
         /// Outputs.
         units: usize,
-        /// The activation after it.
-        activation: Option<Activation>,
+        /// The activation after it (an element-wise op).
+        activation: Option<Op>,
     },
     /// `x + body(x)` (`repeat` times, each block its own weights), then an
     /// optional activation; the body must give back its input's width.
@@ -35,8 +35,8 @@ pub enum Layer {
         body: Vec<Layer>,
         /// How many blocks.
         repeat: usize,
-        /// The activation after each add.
-        activation: Option<Activation>,
+        /// The activation after each add (an element-wise op).
+        activation: Option<Op>,
     },
 }
 
@@ -50,12 +50,14 @@ pub struct Arch {
 
 impl Arch {
     /// A chain of dense layers of these widths, each followed by `act`.
-    pub fn chain(hidden: &[usize], act: Activation) -> Arch {
-        let activation = (act != Activation::Identity).then_some(act);
+    pub fn chain(hidden: &[usize], act: Option<Op>) -> Arch {
         Arch {
             layers: hidden
                 .iter()
-                .map(|&units| Layer::Dense { units, activation })
+                .map(|&units| Layer::Dense {
+                    units,
+                    activation: act.clone(),
+                })
                 .collect(),
         }
     }
@@ -102,13 +104,11 @@ struct RawLayer {
     alpha: Option<f32>,
 }
 
-fn activation(name: Option<&str>, alpha: Option<f32>) -> anyhow::Result<Option<Activation>> {
-    let Some(name) = name else { return Ok(None) };
-    let a = parse_activation(name, alpha.unwrap_or(ops::leaky_relu::DEFAULT_ALPHA))?;
-    if a == Activation::Softmax {
-        bail!("softmax is the loss's head, added after the output layer; not a hidden activation");
+fn activation(name: Option<&str>, alpha: Option<f32>) -> anyhow::Result<Option<Op>> {
+    match name {
+        Some(name) => parse_activation(name, alpha),
+        None => Ok(None),
     }
-    Ok((a != Activation::Identity).then_some(a))
 }
 
 fn layer(l: &RawLayer) -> anyhow::Result<Layer> {
@@ -171,17 +171,11 @@ impl Builder<'_> {
         *k
     }
 
-    fn dense(
-        &mut self,
-        scope: &str,
-        x: TensorId,
-        units: usize,
-        act: Option<Activation>,
-    ) -> TensorId {
+    fn dense(&mut self, scope: &str, x: TensorId, units: usize, act: Option<&Op>) -> TensorId {
         let width = self.g.tensors[x].len();
         let k = self.count(scope, "fc");
         let name = format!("{scope}fc{k}");
-        let (w, b) = init_dense(self.rng, width, units, act);
+        let (w, b) = init_dense(self.rng, width, units, act.and_then(Op::activation_init));
         let wt = self.g.add_tensor(Tensor::f32(
             format!("{name}.weight"),
             vec![units as u32, width as u32],
@@ -199,13 +193,12 @@ impl Builder<'_> {
             vec![("weight", wt), ("bias", bt)],
         );
         match act {
-            Some(a) => self.activation(scope, y, a),
+            Some(a) => self.activation(scope, y, a.clone()),
             None => y,
         }
     }
 
-    fn activation(&mut self, scope: &str, x: TensorId, a: Activation) -> TensorId {
-        let Some(op) = op_of(a) else { return x };
+    fn activation(&mut self, scope: &str, x: TensorId, op: Op) -> TensorId {
         let k = self.count(scope, op.name());
         let name = format!("{scope}{}{k}", op.name());
         let y = self.act_tensor(format!("{name}.out"), self.g.tensors[x].len());
@@ -215,7 +208,9 @@ impl Builder<'_> {
 
     fn layer(&mut self, scope: &str, x: TensorId, l: &Layer) -> anyhow::Result<TensorId> {
         match l {
-            Layer::Dense { units, activation } => Ok(self.dense(scope, x, *units, *activation)),
+            Layer::Dense { units, activation } => {
+                Ok(self.dense(scope, x, *units, activation.as_ref()))
+            }
             Layer::Residual {
                 body,
                 repeat,
@@ -242,7 +237,7 @@ impl Builder<'_> {
                         vec![],
                     );
                     x = match activation {
-                        Some(a) => self.activation(&inner, y, *a),
+                        Some(a) => self.activation(&inner, y, a.clone()),
                         None => y,
                     };
                 }
@@ -252,24 +247,31 @@ impl Builder<'_> {
     }
 }
 
-/// Parses an activation name (`relu`, `leaky_relu`, `sigmoid`, `tanh`,
-/// `gelu`, `gelu_erf`, `silu`, `softmax`, `identity`/`none`); `leaky_relu`
-/// gets `alpha`.
-pub fn parse_activation(name: &str, alpha: f32) -> anyhow::Result<Activation> {
-    Ok(match name {
-        "identity" | "none" => Activation::Identity,
-        "relu" => Activation::Relu,
-        "leaky_relu" => Activation::LeakyRelu { alpha },
-        "sigmoid" => Activation::Sigmoid,
-        "tanh" => Activation::Tanh,
-        "gelu" => Activation::GeluTanh,
-        "gelu_erf" => Activation::GeluErf,
-        "silu" => Activation::Silu,
-        "softmax" => Activation::Softmax,
-        other => bail!(
-            "unknown activation '{other}' (expected one of: none, relu, leaky_relu, sigmoid, tanh, gelu, gelu_erf, silu)"
+/// A hidden activation by name: `none` (or `identity`) for none; `gelu`
+/// (the tanh form) and `gelu_erf`; otherwise any op the registry marks as
+/// an activation (`relu`, `leaky_relu`, `sigmoid`, `tanh`, `silu`, `elu`,
+/// … [`Op::activation_names`]), with `alpha` as its attribute when given
+/// (`leaky_relu`'s slope, `elu`'s scale). `softmax` is the loss's head,
+/// not a hidden activation.
+pub fn parse_activation(name: &str, alpha: Option<f32>) -> anyhow::Result<Option<Op>> {
+    let no_alpha = |op: Op| match alpha {
+        Some(_) => bail!("activation '{name}' takes no alpha"),
+        None => Ok(Some(op)),
+    };
+    match name {
+        "identity" | "none" => no_alpha(Op::Relu(Default::default())).map(|_| None),
+        "gelu" => no_alpha(Op::Gelu(ops::gelu::Gelu::f32(true))),
+        "gelu_erf" => no_alpha(Op::Gelu(ops::gelu::Gelu::f32(false))),
+        "softmax" => bail!(
+            "softmax is the loss's head, added after the output layer; not a hidden activation"
         ),
-    })
+        _ => {
+            let attrs = alpha.map(|a| serde_json::json!({ "alpha": a }));
+            Op::activation(name, attrs.as_ref())
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+        }
+    }
 }
 
 /// The f32 op of an activation; `None` for the identity (no node).
@@ -327,7 +329,8 @@ pub fn build(
         h = b.layer("", h, l)?;
     }
     // The output layer (and its head): its last tensor is the output `y`.
-    let out = b.dense("", h, outputs, head);
+    let head = head.and_then(op_of);
+    let out = b.dense("", h, outputs, head.as_ref());
     b.g.tensors[out].name = "y".into();
     b.g.outputs.push(out);
     Ok(b.g)

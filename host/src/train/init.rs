@@ -1,10 +1,11 @@
 //! Seeded weight initialisation.
 
-use axon_core::Activation;
+use crate::ops::Init;
 
 use super::rng::Rng;
 
-/// He (Kaiming) uniform for the ReLU family, GELU and SiLU —
+/// He (Kaiming) uniform before the ReLU family, GELU, SiLU and ELU
+/// ([`Init::He`], as each activation op declares) —
 /// `U(−√(6/fan_in), √(6/fan_in))`, PyTorch's `kaiming_uniform_(a=0)` — and
 /// Xavier (Glorot) uniform otherwise — `U(−√(6/(fan_in+fan_out)), …)`,
 /// `xavier_uniform_`. Biases start at 0. Draws row by row, output-major.
@@ -12,18 +13,9 @@ pub fn init_dense(
     rng: &mut Rng,
     inputs: usize,
     outputs: usize,
-    act: Option<Activation>,
+    init: Option<Init>,
 ) -> (Vec<f32>, Vec<f32>) {
-    let he = matches!(
-        act,
-        Some(
-            Activation::Relu
-                | Activation::LeakyRelu { .. }
-                | Activation::GeluTanh
-                | Activation::GeluErf
-                | Activation::Silu
-        )
-    );
+    let he = init == Some(Init::He);
     let bound = if he {
         (6.0 / inputs as f64).sqrt()
     } else {

@@ -49,8 +49,9 @@ pub struct TrainConfig {
     /// The architecture (an `--arch` file); overrides `hidden` and
     /// `activation`.
     pub arch: Option<Arch>,
-    /// Activation after every hidden dense layer.
-    pub activation: Activation,
+    /// Activation after every hidden dense layer (an element-wise op;
+    /// `None`: none).
+    pub activation: Option<crate::ops::Op>,
     /// The loss (and so the output head).
     pub loss: Loss,
     /// The optimizer.
@@ -103,7 +104,7 @@ impl Default for TrainConfig {
         TrainConfig {
             hidden: vec![32],
             arch: None,
-            activation: Activation::Relu,
+            activation: Some(crate::ops::Op::Relu(Default::default())),
             loss: Loss::Ce,
             optimizer: OptimizerKind::Adam,
             lr: 1e-3,
@@ -367,7 +368,7 @@ fn initial_model(data: &Prepared, cfg: &TrainConfig, init: Option<Model>) -> any
             if cfg.hidden.contains(&0) {
                 bail!("--layers widths must be at least 1");
             }
-            Arch::chain(&cfg.hidden, cfg.activation)
+            Arch::chain(&cfg.hidden, cfg.activation.clone())
         }
     };
     let standardize = cfg.standardize.then(|| {

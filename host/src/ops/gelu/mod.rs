@@ -51,6 +51,7 @@ struct Attrs {
 
 impl HostOp for Gelu {
     const NAME: &'static str = "gelu";
+    const ACTIVATION: Option<super::Init> = Some(super::Init::He);
     type Core<'a> = Core<'a>;
 
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {

@@ -34,11 +34,17 @@ impl LeakyRelu {
 #[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Attrs {
+    #[serde(default = "default_alpha")]
     alpha: f32,
+}
+
+fn default_alpha() -> f32 {
+    DEFAULT_ALPHA
 }
 
 impl HostOp for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
+    const ACTIVATION: Option<super::Init> = Some(super::Init::He);
     type Core<'a> = Core<'a>;
 
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {

@@ -65,6 +65,7 @@ impl Relu {
 
 impl HostOp for Relu {
     const NAME: &'static str = "relu";
+    const ACTIVATION: Option<super::Init> = Some(super::Init::He);
     type Core<'a> = Core;
 
     fn parse(attrs: Option<&Value>) -> Result<Self, String> {

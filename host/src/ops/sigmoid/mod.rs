@@ -3,6 +3,6 @@
 
 super::lut::table_op! {
     /// The logistic sigmoid.
-    Sigmoid, sigmoid, "sigmoid", axon_core::activations::sigmoid, act = axon_core::Activation::Sigmoid,
+    Sigmoid, sigmoid, "sigmoid", axon_core::activations::sigmoid, act = axon_core::Activation::Sigmoid, init = Xavier,
     Some(axon_core::quant::lut::SIGMOID_OUTPUT)
 }

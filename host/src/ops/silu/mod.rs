@@ -3,5 +3,5 @@
 
 super::lut::table_op! {
     /// SiLU (swish), `x·σ(x)`.
-    Silu, silu, "silu", axon_core::activations::silu, act = axon_core::Activation::Silu, None
+    Silu, silu, "silu", axon_core::activations::silu, act = axon_core::Activation::Silu, init = He, None
 }

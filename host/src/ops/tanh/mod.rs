@@ -3,6 +3,6 @@
 
 super::lut::table_op! {
     /// The hyperbolic tangent.
-    Tanh, tanh, "tanh", axon_core::activations::tanh, act = axon_core::Activation::Tanh,
+    Tanh, tanh, "tanh", axon_core::activations::tanh, act = axon_core::Activation::Tanh, init = Xavier,
     Some(axon_core::quant::lut::TANH_OUTPUT)
 }
