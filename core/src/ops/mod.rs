@@ -422,6 +422,7 @@ registry! {
     11 => silu::Silu(silu::Silu<'a>),
     12 => softmax::Softmax(softmax::Softmax<'a>),
     13 => layout::Layout(layout::Layout),
+    14 => elu::Elu(elu::Elu<'a>),
 }
 
 /// Every fixed-size structure of a blob, as `docs/blob-format.md` lists

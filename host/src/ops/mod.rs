@@ -319,6 +319,7 @@ registry! {
     silu::Silu(silu::Silu),
     softmax::Softmax(softmax::Softmax),
     layout::Layout(layout::Layout),
+    elu::Elu(elu::Elu),
 }
 
 /// Checks one node of `g`: its parameter roles, then its op's own checks.
