@@ -3,8 +3,9 @@
 
 use core::arch::x86_64::*;
 
+use super::requantize::finish8;
 use crate::kernels::reference::i8::{FullyConnectedParams, Scalar as I8Scalar};
-use crate::kernels::simd::{fitting_rows, I16_OFFSET_RANGE};
+use crate::kernels::simd::{fitting_rows, Channels, I16_OFFSET_RANGE};
 
 /// Sums the 8 i32 lanes of `v` (wrapping).
 ///
@@ -22,7 +23,9 @@ unsafe fn hsum_epi32(v: __m256i) -> i32 {
 }
 
 /// The int8 layer, as [`I8Scalar::fully_connected`] (and as total): 8 rows
-/// per pass, exact i16 products, wrapping i32 sums.
+/// per pass, exact i16 products, wrapping i32 sums; each pass's eight
+/// totals (and the last rows' together) requantized on eight lanes
+/// ([`finish8`]; single rounding row by row).
 ///
 /// # Safety
 /// The CPU must run AVX2.
@@ -46,9 +49,17 @@ pub(super) unsafe fn fully_connected(
     let off = p.input_offset;
     let wp = w.as_ptr();
     let xp = x.as_ptr();
+    let channels = Channels::of(p, rows);
+    // The tail columns (past the last full 16) of row `c`, plus its bias.
+    let tail_acc = |c: usize| match w.get(c * n + tail..(c + 1) * n) {
+        Some(row) => I8Scalar::accumulate(row, &x[tail..], off, bias[c]),
+        None => 0,
+    };
     let mut r = 0;
     // SAFETY: rows below `rows` have full weight rows, bias and output
-    // entries; chunk loads of 16 bytes stay below `n` within each row.
+    // entries; chunk loads of 16 bytes stay below `n` within each row;
+    // AVX2 is enabled for this function (`finish8`'s contract), and `y`
+    // holds `rows` codes.
     unsafe {
         let off16 = _mm256_set1_epi16(off as i16);
         while r + 8 <= rows {
@@ -77,32 +88,33 @@ pub(super) unsafe fn fully_connected(
                 _mm256_permute2x128_si256::<0x20>(h0123, h4567),
                 _mm256_permute2x128_si256::<0x31>(h0123, h4567),
             );
-            let mut lanes = [0i32; 8];
-            _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, sums);
-            for (j, &s) in lanes.iter().enumerate() {
-                let c = r + j;
-                let row = &w[c * n..(c + 1) * n];
-                let acc = I8Scalar::accumulate(&row[tail..], &x[tail..], off, bias[c]);
-                y[c] = p.requantize(acc.wrapping_add(s), c);
+            let mut totals = [0i32; 8];
+            _mm256_storeu_si256(totals.as_mut_ptr() as *mut __m256i, sums);
+            for (j, t) in totals.iter_mut().enumerate() {
+                *t = tail_acc(r + j).wrapping_add(*t);
             }
+            finish8(&totals, 8, channels, p, r, y);
             r += 8;
         }
-        while r < rows {
-            let row = wp.add(r * n);
-            let mut a = _mm256_setzero_si256();
-            for k in 0..full {
-                let o = k * STEP;
-                let xo = _mm256_add_epi16(
-                    _mm256_cvtepi8_epi16(_mm_loadu_si128(xp.add(o) as *const __m128i)),
-                    off16,
-                );
-                let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(row.add(o) as *const __m128i));
-                a = _mm256_add_epi32(a, _mm256_madd_epi16(wv, xo));
+        // The last rows (fewer than 8), one at a time, requantized together.
+        let live = rows - r;
+        if live > 0 {
+            let mut totals = [0i32; 8];
+            for (j, t) in totals.iter_mut().take(live).enumerate() {
+                let row = wp.add((r + j) * n);
+                let mut a = _mm256_setzero_si256();
+                for k in 0..full {
+                    let o = k * STEP;
+                    let xo = _mm256_add_epi16(
+                        _mm256_cvtepi8_epi16(_mm_loadu_si128(xp.add(o) as *const __m128i)),
+                        off16,
+                    );
+                    let wv = _mm256_cvtepi8_epi16(_mm_loadu_si128(row.add(o) as *const __m128i));
+                    a = _mm256_add_epi32(a, _mm256_madd_epi16(wv, xo));
+                }
+                *t = tail_acc(r + j).wrapping_add(hsum_epi32(a));
             }
-            let row = &w[r * n..(r + 1) * n];
-            let acc = I8Scalar::accumulate(&row[tail..], &x[tail..], off, bias[r]);
-            y[r] = p.requantize(acc.wrapping_add(hsum_epi32(a)), r);
-            r += 1;
+            finish8(&totals, live, channels, p, r, y);
         }
     }
 }

@@ -11,8 +11,9 @@
 //!   (`x + input_offset` fits i16 for every TFLite offset), weights are
 //!   sign-extended, and `vpmaddwd` forms exact i32 pair sums (|w·x| ≤
 //!   128·32768, so the pair sum stays below 2^31); the accumulation wraps
-//!   mod 2^32 like the reference. Requantization is the scalar reference's,
-//!   row by row.
+//!   mod 2^32 like the reference. Requantization (double rounding) runs on
+//!   eight lanes (`requantize`), the scalar reference's steps lane for
+//!   lane; single rounding row by row.
 //! * ReLU: a compare and an `and`, keeping NaN as the scalar does.
 //! * Sigmoid, SiLU, softmax, tanh, GELU (tanh form): `libm::expf`,
 //!   `expm1f` and `tanhf` ported lane for lane, shared with AVX-512 and NEON
@@ -20,6 +21,7 @@
 
 mod f32x8;
 mod gemv_i8;
+mod requantize;
 
 pub(crate) use f32x8::{tree_rows4, tree_rows8, F32x8};
 

@@ -6,7 +6,7 @@ use core::arch::x86_64::*;
 use super::gemv_i8::ROWS;
 use super::mask16;
 use crate::kernels::reference::i8::FullyConnectedParams;
-use crate::quant::Rounding;
+pub(super) use crate::kernels::simd::Channels;
 
 /// TFLite `MultiplyByQuantizedMultiplier` (double rounding), output offset
 /// and clamp for sixteen channels, lane for lane the scalar
@@ -67,35 +67,6 @@ unsafe fn requantize16(
         let v = _mm512_max_epi32(v, _mm512_set1_epi32(p.act_min as i32));
         let v = _mm512_min_epi32(v, _mm512_set1_epi32(p.act_max as i32));
         _mm512_cvtepi32_epi8(v)
-    }
-}
-
-/// How the multipliers and shifts are laid out, checked once per call.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Channels {
-    /// One (multiplier, shift) for every channel.
-    PerTensor,
-    /// One per channel, at least `rows` of each.
-    PerChannel,
-    /// Anything else: the scalar `requantize` handles it row by row.
-    Other,
-}
-
-impl Channels {
-    /// The layout of `p`'s pairs for `rows` rows. `requantize16` vectorizes
-    /// double rounding only; single rounding goes through the scalar
-    /// `requantize`, row by row.
-    #[inline(always)]
-    pub(super) fn of(p: &FullyConnectedParams<'_>, rows: usize) -> Self {
-        if p.rounding != Rounding::Double {
-            Channels::Other
-        } else if p.multiplier.len() == 1 && !p.shift.is_empty() {
-            Channels::PerTensor
-        } else if p.multiplier.len() >= rows && p.shift.len() >= rows {
-            Channels::PerChannel
-        } else {
-            Channels::Other
-        }
     }
 }
 

@@ -208,3 +208,38 @@ macro_rules! lane_kernel_f32_methods {
     };
 }
 pub(crate) use lane_kernel_f32_methods;
+
+/// How the multipliers and shifts are laid out, checked once per call
+/// (the x86 int8 kernels' vector requantization).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Channels {
+    /// One (multiplier, shift) for every channel.
+    PerTensor,
+    /// One per channel, at least `rows` of each.
+    PerChannel,
+    /// Anything else: the scalar `requantize` handles it row by row.
+    Other,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Channels {
+    /// The layout of `p`'s pairs for `rows` rows. The vector requantizations
+    /// (`requantize8`, `requantize16`) do double rounding only; single rounding goes through the scalar
+    /// `requantize`, row by row.
+    #[inline(always)]
+    pub(crate) fn of(
+        p: &crate::kernels::reference::i8::FullyConnectedParams<'_>,
+        rows: usize,
+    ) -> Self {
+        if p.rounding != crate::quant::Rounding::Double {
+            Channels::Other
+        } else if p.multiplier.len() == 1 && !p.shift.is_empty() {
+            Channels::PerTensor
+        } else if p.multiplier.len() >= rows && p.shift.len() >= rows {
+            Channels::PerChannel
+        } else {
+            Channels::Other
+        }
+    }
+}
