@@ -1,16 +1,20 @@
 //! Whole networks, one inference at batch 1, for the scalar reference and
 //! each SIMD kernel this machine runs (forced through the dispatcher):
 //!
-//! * digits MLP 64→32→10 with ReLU and softmax: f32 layers (`Dense`/`Seq`)
-//!   and the int8 graph through the interpreter (float in, float out:
-//!   quantize, two fully connected layers with load-time row sums, int8
-//!   softmax, dequantize);
+//! * digits MLP 64→32→10 with ReLU and softmax: f32 layers (`Dense`/`Seq`,
+//!   the compile-time API), and the int8 graph through the interpreter
+//!   (float in, float out: quantize, two fully connected layers with
+//!   load-time row sums, int8 softmax, dequantize);
 //! * sine MLP 1→16→16→1 with ReLU, f32 and int8;
-//! * the generated straight-line `forward()` of the firmware's trained
-//!   digits and sine models (`firmware/models/*_int8.rs`).
+//! * the firmware's trained digits and sine models (`firmware/models/`):
+//!   their f32 graphs through the interpreter (`/graph/…`), and the
+//!   generated straight-line `forward()` of the f32 and int8 exports
+//!   (`/forward`: on the desktop the graph's own ops in a straight line,
+//!   through the dispatcher's best kernel).
 //!
-//! Weights are deterministic pseudo-random values of trained-model size;
-//! the time per inference does not depend on their values.
+//! Weights are deterministic pseudo-random values of trained-model size
+//! (or the trained ones); the time per inference does not depend on their
+//! values.
 //!
 //! Run: `cargo bench --bench models` (AXON_BENCH_QUICK=1 for a short run).
 
@@ -199,6 +203,14 @@ mod digits_fw {
 mod sine_fw {
     include!("../firmware/models/sine_int8.rs");
 }
+#[allow(dead_code)]
+mod digits_fw_f32 {
+    include!("../firmware/models/digits_f32.rs");
+}
+#[allow(dead_code)]
+mod sine_fw_f32 {
+    include!("../firmware/models/sine_f32.rs");
+}
 
 fn kernels_here() -> Vec<KernelId> {
     KernelId::ALL
@@ -238,7 +250,32 @@ fn f32_models(c: &mut Criterion) {
             b.iter(|| sine.infer(black_box(&xs)))
         });
     }
+    // The trained f32 graphs through the interpreter.
+    let dm = Model::load(std::path::Path::new("firmware/models/digits.json")).unwrap();
+    let sm = Model::load(std::path::Path::new("firmware/models/sine.json")).unwrap();
+    let (rd, rs) = (Runner::new(&dm).unwrap(), Runner::new(&sm).unwrap());
+    let (id, is) = (rd.interpreter().unwrap(), rs.interpreter().unwrap());
+    let mut arena = vec![0u64; 64];
+    let arena: &mut [u8] = bytemuck::cast_slice_mut(&mut arena);
+    let (mut yd, mut ys) = ([0f32; 10], [0f32; 1]);
+    for k in kernels_here() {
+        dispatch::force(k).unwrap();
+        c.bench_function(&format!("model/digits_f32/graph/{}", k.name()), |b| {
+            b.iter(|| id.run_f32(black_box(&xd), &mut yd, arena).unwrap())
+        });
+        c.bench_function(&format!("model/sine_f32/graph/{}", k.name()), |b| {
+            b.iter(|| is.run_f32(black_box(&xs), &mut ys, arena).unwrap())
+        });
+    }
     dispatch::reset();
+    let mut ad = digits_fw_f32::Arena::new();
+    let mut as_ = sine_fw_f32::Arena::new();
+    c.bench_function("model/digits_f32/forward", |b| {
+        b.iter(|| digits_fw_f32::forward(black_box(&xd), &mut ad, &mut yd).unwrap())
+    });
+    c.bench_function("model/sine_f32/forward", |b| {
+        b.iter(|| sine_fw_f32::forward(black_box(&xs), &mut as_, &mut ys).unwrap())
+    });
 }
 
 fn int8_models(c: &mut Criterion) {
@@ -282,8 +319,8 @@ fn int8_models(c: &mut Criterion) {
         });
     }
     dispatch::reset();
-    // The generated forward() of the firmware's trained models (kernel
-    // independent: the packed layers' portable Rust on the desktop).
+    // The generated forward() of the firmware's trained models (on the
+    // desktop the graph's own ops in a straight line, best kernel).
     let xd: [f32; 64] = core::array::from_fn(|i| xd[i]);
     let mut ad = digits_fw::Arena::new();
     let mut as_ = sine_fw::Arena::new();
