@@ -1,9 +1,10 @@
 //! `axon demo`: the main job on the bundled digits set.
 //!
-//! The demo is a sequence of steps over one shared [`Demo`] state; each step
-//! adds lines to the report. Today: train, evaluate. The quantize, export
-//! and verify steps append themselves to [`STEPS`] and read what earlier
-//! steps left in [`Demo`] (the f32 model, its file, the validation rows).
+//! The demo is a sequence of steps over one shared [`Demo`] state ([`STEPS`]:
+//! train, evaluate, quantize, export); each step adds lines to the report
+//! and reads what earlier steps left in [`Demo`] (the f32 model, its file,
+//! the validation rows). The last step of the main job, running the blob
+//! on the Cortex-M4F in QEMU, is `cargo xtask verify` (`scripts/demo.sh`).
 
 use std::path::PathBuf;
 use std::time::Instant;
