@@ -52,14 +52,15 @@ pub fn activations(g: &Graph, inputs: &[&[f32]]) -> anyhow::Result<Vec<Option<Ve
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let shapes: Vec<&[u32]> = n
+            .inputs
+            .iter()
+            .map(|&t| g.tensors[t].shape.as_slice())
+            .collect();
         let args = Args {
-            inputs: ins,
-            input_shapes: n
-                .inputs
-                .iter()
-                .map(|&t| g.tensors[t].shape.as_slice())
-                .collect(),
-            params,
+            inputs: &ins,
+            input_shapes: &shapes,
+            params: &params,
             output_shape: &g.tensors[n.output].shape,
         };
         let mut y = vec![0f32; g.tensors[n.output].len()];

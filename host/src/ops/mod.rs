@@ -33,11 +33,11 @@ pub use check::Ctx;
 #[derive(Debug)]
 pub struct Args<'a, T> {
     /// Input values, in the op's order.
-    pub inputs: Vec<&'a [T]>,
+    pub inputs: &'a [&'a [T]],
     /// Input shapes.
-    pub input_shapes: Vec<&'a [u32]>,
+    pub input_shapes: &'a [&'a [u32]],
     /// Parameter values, in the op's role order.
-    pub params: Vec<&'a [T]>,
+    pub params: &'a [&'a [T]],
     /// The output's shape.
     pub output_shape: &'a [u32],
 }
@@ -48,9 +48,9 @@ pub struct Args<'a, T> {
 #[derive(Debug)]
 pub struct Grads<'a, T> {
     /// `∂L/∂input`, per input.
-    pub inputs: Vec<&'a mut [T]>,
+    pub inputs: &'a mut [&'a mut [T]],
     /// `∂L/∂param`, per parameter.
-    pub params: Vec<&'a mut [T]>,
+    pub params: &'a mut [&'a mut [T]],
 }
 
 /// An op in generated Rust source: its parameters as one `static` and

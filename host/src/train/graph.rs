@@ -12,6 +12,9 @@ use super::real::Real;
 use crate::model::{Graph, Model, TensorId};
 use crate::ops::{Args, Grads, Op};
 
+/// The most inputs, and the most parameters, a node may have here.
+const MAX_ARGS: usize = 8;
+
 /// Where a node's parameter comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
@@ -86,6 +89,14 @@ impl<T: Real> Trainable<T> {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut slots = Vec::with_capacity(g.nodes.len());
         for n in &g.nodes {
+            if n.inputs.len() > MAX_ARGS || n.params.len() > MAX_ARGS {
+                bail!(
+                    "node {} has {} inputs and {} parameters: training takes at most {MAX_ARGS} of each",
+                    n.name,
+                    n.inputs.len(),
+                    n.params.len()
+                );
+            }
             if n.inputs.iter().any(|t| g.tensors[*t].data.is_some()) {
                 bail!("node {} reads a parameter as an input", n.name);
             }
@@ -212,14 +223,22 @@ impl<T: Real> Trainable<T> {
         let g = &self.graph;
         for (n, slots) in g.nodes.iter().zip(&self.slots) {
             let mut y = std::mem::take(&mut c.vals[n.output]);
+            let (mut ins, mut shapes, mut ps) = (
+                [&[][..]; MAX_ARGS],
+                [&[][..]; MAX_ARGS],
+                [&[][..]; MAX_ARGS],
+            );
+            for ((v, s), &t) in ins.iter_mut().zip(shapes.iter_mut()).zip(&n.inputs) {
+                (*v, *s) = (c.vals[t].as_slice(), g.tensors[t].shape.as_slice());
+            }
+            for (p, &s) in ps.iter_mut().zip(slots) {
+                *p = self.param(s);
+            }
+            let (k, m) = (n.inputs.len(), slots.len());
             let args = Args {
-                inputs: n.inputs.iter().map(|&t| c.vals[t].as_slice()).collect(),
-                input_shapes: n
-                    .inputs
-                    .iter()
-                    .map(|&t| g.tensors[t].shape.as_slice())
-                    .collect(),
-                params: slots.iter().map(|&s| self.param(s)).collect(),
+                inputs: &ins[..k],
+                input_shapes: &shapes[..k],
+                params: &ps[..m],
                 output_shape: &g.tensors[n.output].shape,
             };
             let r = n.op.forward(&args, &mut y);
@@ -242,55 +261,67 @@ impl<T: Real> Trainable<T> {
         c.grads[self.output].copy_from_slice(dout);
         for (n, slots) in g.nodes.iter().zip(&self.slots).rev() {
             let dy = std::mem::take(&mut c.grads[n.output]);
+            let (k, m) = (n.inputs.len(), slots.len());
             // Each input's gradient buffer, taken out while the op adds to
             // it (an input read twice by the node gets a buffer per read).
-            let mut dxs: Vec<Vec<T>> = n
-                .inputs
-                .iter()
-                .map(|&t| {
-                    if n.inputs.iter().filter(|&&u| u == t).count() > 1 {
-                        vec![T::ZERO; c.grads[t].len()]
-                    } else {
-                        std::mem::take(&mut c.grads[t])
-                    }
-                })
-                .collect();
-            let mut pgs: Vec<Vec<T>> = slots
-                .iter()
-                .map(|&s| match s {
-                    Slot::Trained(k) => std::mem::take(&mut grads[k]),
-                    Slot::Fixed(_) => Vec::new(),
-                })
-                .collect();
+            let mut dxs: [Vec<T>; MAX_ARGS] = Default::default();
+            for (dx, &t) in dxs.iter_mut().zip(&n.inputs) {
+                *dx = if n.inputs.iter().filter(|&&u| u == t).count() > 1 {
+                    vec![T::ZERO; c.grads[t].len()]
+                } else {
+                    std::mem::take(&mut c.grads[t])
+                };
+            }
+            let mut pgs: [Vec<T>; MAX_ARGS] = Default::default();
+            for (pg, &s) in pgs.iter_mut().zip(slots) {
+                if let Slot::Trained(k) = s {
+                    *pg = std::mem::take(&mut grads[k]);
+                }
+            }
             {
+                let (mut ins, mut shapes, mut ps) = (
+                    [&[][..]; MAX_ARGS],
+                    [&[][..]; MAX_ARGS],
+                    [&[][..]; MAX_ARGS],
+                );
+                for ((v, s), &t) in ins.iter_mut().zip(shapes.iter_mut()).zip(&n.inputs) {
+                    (*v, *s) = (c.vals[t].as_slice(), g.tensors[t].shape.as_slice());
+                }
+                for (p, &s) in ps.iter_mut().zip(slots) {
+                    *p = self.param(s);
+                }
                 let args = Args {
-                    inputs: n.inputs.iter().map(|&t| c.vals[t].as_slice()).collect(),
-                    input_shapes: n
-                        .inputs
-                        .iter()
-                        .map(|&t| g.tensors[t].shape.as_slice())
-                        .collect(),
-                    params: slots.iter().map(|&s| self.param(s)).collect(),
+                    inputs: &ins[..k],
+                    input_shapes: &shapes[..k],
+                    params: &ps[..m],
                     output_shape: &g.tensors[n.output].shape,
                 };
+                let mut dx_refs: [&mut [T]; MAX_ARGS] = Default::default();
+                for (r, d) in dx_refs.iter_mut().zip(dxs.iter_mut()) {
+                    *r = d.as_mut_slice();
+                }
+                let mut pg_refs: [&mut [T]; MAX_ARGS] = Default::default();
+                for (r, p) in pg_refs.iter_mut().zip(pgs.iter_mut()) {
+                    *r = p.as_mut_slice();
+                }
                 let mut gr = Grads {
-                    inputs: dxs.iter_mut().map(Vec::as_mut_slice).collect(),
-                    params: pgs.iter_mut().map(Vec::as_mut_slice).collect(),
+                    inputs: &mut dx_refs[..k],
+                    params: &mut pg_refs[..m],
                 };
                 n.op.backward(&args, &c.vals[n.output], &dy, &mut gr);
             }
-            for (&t, dx) in n.inputs.iter().zip(dxs) {
+            for (&t, dx) in n.inputs.iter().zip(dxs.iter_mut()) {
                 if c.grads[t].is_empty() {
-                    c.grads[t] = dx;
+                    c.grads[t] = std::mem::take(dx);
                 } else {
-                    for (a, b) in c.grads[t].iter_mut().zip(dx) {
+                    for (a, &b) in c.grads[t].iter_mut().zip(dx.iter()) {
                         *a += b;
                     }
                 }
             }
-            for (&s, pg) in slots.iter().zip(pgs) {
+            for (&s, pg) in slots.iter().zip(pgs.iter_mut()) {
                 if let Slot::Trained(k) = s {
-                    grads[k] = pg;
+                    grads[k] = std::mem::take(pg);
                 }
             }
             c.grads[n.output] = dy;

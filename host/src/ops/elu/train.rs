@@ -40,9 +40,9 @@ mod tests {
             let shape = [xs.len() as u32];
             let f = |x: &[f64]| {
                 let a = Args {
-                    inputs: vec![x],
-                    input_shapes: vec![&shape[..]],
-                    params: vec![],
+                    inputs: &[x],
+                    input_shapes: &[&shape[..]],
+                    params: &[],
                     output_shape: &shape[..],
                 };
                 let mut y = vec![0.0; x.len()];
@@ -51,9 +51,9 @@ mod tests {
             };
             let y = f(&xs);
             let a = Args {
-                inputs: vec![&xs[..]],
-                input_shapes: vec![&shape[..]],
-                params: vec![],
+                inputs: &[&xs[..]],
+                input_shapes: &[&shape[..]],
+                params: &[],
                 output_shape: &shape[..],
             };
             for k in 0..xs.len() {
@@ -66,8 +66,8 @@ mod tests {
                     &y,
                     &dy,
                     &mut Grads {
-                        inputs: vec![&mut dx[..]],
-                        params: vec![],
+                        inputs: &mut [&mut dx[..]],
+                        params: &mut [],
                     },
                 );
                 let h = 1e-6;

@@ -16,26 +16,37 @@ pub fn forward<T: Real>(a: &Args<'_, T>, y: &mut [T]) -> anyhow::Result<()> {
 }
 
 /// Adds one sample's gradients: `dW += dy·xᵀ`, `db += dy`, `dx += Wᵀ·dy`,
-/// row by row.
+/// row by row (each element's sum in the same order as a plain loop over
+/// the outputs; `dW` and `dx` in one pass over `W`).
 pub fn backward<T: Real>(a: &Args<'_, T>, _y: &[T], dy: &[T], g: &mut Grads<'_, T>) {
     let (x, w) = (a.inputs[0], a.params[0]);
     let o = a.params[1].len().max(1);
     let n = w.len() / o;
+    if n == 0 {
+        return;
+    }
     let Grads { inputs, params } = g;
     let [dw, db] = &mut params[..] else { return };
-    let mut dx = inputs.get_mut(0);
-    for (r, (xr, dyr)) in x.chunks(n.max(1)).zip(dy.chunks(o)).enumerate() {
-        for (k, &gk) in dyr.iter().enumerate() {
-            db[k] += gk;
-            let row = &w[k * n..(k + 1) * n];
-            let drow = &mut dw[k * n..(k + 1) * n];
-            for i in 0..n {
-                drow[i] += gk * xr[i];
+    let mut dx = inputs.get_mut(0).map(|d| d.chunks_exact_mut(n));
+    for (xr, dyr) in x.chunks_exact(n).zip(dy.chunks(o)) {
+        let dxr = dx.as_mut().and_then(|d| d.next());
+        let rows = w.chunks_exact(n).zip(dw.chunks_exact_mut(n));
+        match dxr {
+            Some(dxr) => {
+                for ((&gk, dbk), (row, drow)) in dyr.iter().zip(db.iter_mut()).zip(rows) {
+                    *dbk += gk;
+                    for (((d, dxi), &xi), &wi) in drow.iter_mut().zip(dxr.iter_mut()).zip(xr).zip(row) {
+                        *d += gk * xi;
+                        *dxi += wi * gk;
+                    }
+                }
             }
-            if let Some(dx) = dx.as_deref_mut() {
-                let dxr = &mut dx[r * n..(r + 1) * n];
-                for i in 0..n {
-                    dxr[i] += row[i] * gk;
+            None => {
+                for ((&gk, dbk), (_, drow)) in dyr.iter().zip(db.iter_mut()).zip(rows) {
+                    *dbk += gk;
+                    for (d, &xi) in drow.iter_mut().zip(xr) {
+                        *d += gk * xi;
+                    }
                 }
             }
         }
