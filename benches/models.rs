@@ -251,8 +251,16 @@ fn f32_models(c: &mut Criterion) {
         });
     }
     // The trained f32 graphs through the interpreter.
-    let dm = Model::load(std::path::Path::new("firmware/models/digits.json")).unwrap();
-    let sm = Model::load(std::path::Path::new("firmware/models/sine.json")).unwrap();
+    let dm = Model::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/firmware/models/digits.json"
+    )))
+    .unwrap();
+    let sm = Model::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/firmware/models/sine.json"
+    )))
+    .unwrap();
     let (rd, rs) = (Runner::new(&dm).unwrap(), Runner::new(&sm).unwrap());
     let (id, is) = (rd.interpreter().unwrap(), rs.interpreter().unwrap());
     let mut arena = vec![0u64; 64];

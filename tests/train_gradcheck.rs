@@ -184,7 +184,9 @@ fn model(graph: Graph) -> Model {
 /// The trainer's view of `m` (its loss's head left out, every node
 /// trained, the first one included) in f32.
 fn trainable(m: &Model, loss: Loss) -> Trainable<f32> {
-    Trainable::<f32>::new(m, usize::from(loss.head().is_some()), false).unwrap()
+    Trainable::<f32>::new(m, usize::from(loss.head().is_some()), false)
+        .unwrap()
+        .with_input_grad()
 }
 
 /// Mean loss over the batch.

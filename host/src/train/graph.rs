@@ -39,6 +39,10 @@ pub struct Trainable<T> {
     /// The graph's input and output.
     input: TensorId,
     output: TensorId,
+    /// Whether [`Trainable::backward`] computes `∂L/∂input` too (the
+    /// gradient check wants it; training does not, and the first layer's
+    /// `Wᵀ·dy` is then skipped).
+    input_grad: bool,
 }
 
 /// Every tensor's value and gradient for one sample.
@@ -152,7 +156,15 @@ impl<T: Real> Trainable<T> {
             slots,
             input,
             output,
+            input_grad: false,
         })
+    }
+
+    /// Makes [`backward`](Self::backward) compute `∂L/∂input` as well,
+    /// readable as `cache.grad(self.input())`.
+    pub fn with_input_grad(mut self) -> Self {
+        self.input_grad = true;
+        self
     }
 
     /// The same network in another number type.
@@ -170,6 +182,7 @@ impl<T: Real> Trainable<T> {
             slots: self.slots.clone(),
             input: self.input,
             output: self.output,
+            input_grad: self.input_grad,
         }
     }
 
@@ -250,7 +263,9 @@ impl<T: Real> Trainable<T> {
 
     /// Backward pass of the sample last run through [`forward`]: given
     /// `dout = ∂L/∂output`, adds `∂L/∂params` into `grads`; afterwards
-    /// `cache.grad(t)` is `∂L/∂t` for every activation `t`.
+    /// `cache.grad(t)` is `∂L/∂t` for every activation `t` (and for the
+    /// input after [`with_input_grad`](Self::with_input_grad); zeros
+    /// otherwise).
     ///
     /// [`forward`]: Self::forward
     pub fn backward(&self, c: &mut Cache<T>, dout: &[T], grads: &mut [Vec<T>]) {
@@ -266,7 +281,10 @@ impl<T: Real> Trainable<T> {
             // it (an input read twice by the node gets a buffer per read).
             let mut dxs: [Vec<T>; MAX_ARGS] = Default::default();
             for (dx, &t) in dxs.iter_mut().zip(&n.inputs) {
-                *dx = if n.inputs.iter().filter(|&&u| u == t).count() > 1 {
+                *dx = if t == self.input && !self.input_grad {
+                    // Nobody reads it: an empty buffer, so the op skips it.
+                    Vec::new()
+                } else if n.inputs.iter().filter(|&&u| u == t).count() > 1 {
                     vec![T::ZERO; c.grads[t].len()]
                 } else {
                     std::mem::take(&mut c.grads[t])
@@ -311,7 +329,9 @@ impl<T: Real> Trainable<T> {
                 n.op.backward(&args, &c.vals[n.output], &dy, &mut gr);
             }
             for (&t, dx) in n.inputs.iter().zip(dxs.iter_mut()) {
-                if c.grads[t].is_empty() {
+                if dx.is_empty() && !c.grads[t].is_empty() {
+                    // The input's skipped gradient (its buffer stays put).
+                } else if c.grads[t].is_empty() {
                     c.grads[t] = std::mem::take(dx);
                 } else {
                     for (a, &b) in c.grads[t].iter_mut().zip(dx.iter()) {
