@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-section() { printf '\n==> %s\n' "$*"; }
+section() { printf '\n==> %s  (%d s into the run)\n' "$*" "$SECONDS"; }
 
 section "setup"
 bash scripts/setup.sh
@@ -95,3 +95,5 @@ cargo xtask ci
 
 section "benches build"
 cargo bench --workspace --no-run
+
+printf '\n==> all checks passed in %d s\n' "$SECONDS"

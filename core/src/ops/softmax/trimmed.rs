@@ -6,7 +6,7 @@
 
 use crate::quant::softmax::{get_reciprocal, saturating_shl};
 
-/// The final softmax's exponentials as the compiled engine keeps them:
+/// The final softmax's exponentials as the generated `forward()` keeps them:
 /// the table `quant::softmax_exp_table` makes, cut where its entries
 /// stop mattering to the outputs.
 ///

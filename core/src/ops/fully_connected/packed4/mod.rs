@@ -688,8 +688,8 @@ mod tests {
     }
 
     proptest! {
-        // Under Miri the compiled engine's tests cover this code (proptest
-        // needs the file system for its failure persistence).
+        // Skipped under Miri: proptest needs the file system for its
+        // failure persistence.
         #[test]
         #[cfg_attr(miri, ignore)]
         fn packed_layer_rows_equal_the_plain_dot_products_plus_bias(
