@@ -9,7 +9,7 @@
 use anyhow::{anyhow, bail};
 
 use super::real::Real;
-use crate::model::{Graph, Model, TensorId};
+use crate::model::{Graph, Model, Node, TensorId};
 use crate::ops::{Args, Grads, Op};
 
 /// The most inputs, and the most parameters, a node may have here.
@@ -43,6 +43,44 @@ pub struct Trainable<T> {
     /// gradient check wants it; training does not, and the first layer's
     /// `Wᵀ·dy` is then skipped).
     input_grad: bool,
+}
+
+/// A node's inputs, their shapes and its parameters as slices on the
+/// stack (no allocation per node and sample), for its [`Args`].
+struct ArgBufs<'a, T> {
+    ins: [&'a [T]; MAX_ARGS],
+    shapes: [&'a [u32]; MAX_ARGS],
+    params: [&'a [T]; MAX_ARGS],
+    inputs: usize,
+    roles: usize,
+}
+
+impl<'a, T: Real> ArgBufs<'a, T> {
+    fn new(tr: &'a Trainable<T>, n: &'a Node, slots: &[Slot], vals: &'a [Vec<T>]) -> Self {
+        let mut b = ArgBufs {
+            ins: [&[][..]; MAX_ARGS],
+            shapes: [&[][..]; MAX_ARGS],
+            params: [&[][..]; MAX_ARGS],
+            inputs: n.inputs.len().min(MAX_ARGS),
+            roles: slots.len().min(MAX_ARGS),
+        };
+        for ((v, s), &t) in b.ins.iter_mut().zip(b.shapes.iter_mut()).zip(&n.inputs) {
+            (*v, *s) = (vals[t].as_slice(), tr.graph.tensors[t].shape.as_slice());
+        }
+        for (p, &s) in b.params.iter_mut().zip(slots) {
+            *p = tr.param(s);
+        }
+        b
+    }
+
+    fn args<'b>(&'b self, output_shape: &'b [u32]) -> Args<'b, T> {
+        Args {
+            inputs: &self.ins[..self.inputs],
+            input_shapes: &self.shapes[..self.inputs],
+            params: &self.params[..self.roles],
+            output_shape,
+        }
+    }
 }
 
 /// Every tensor's value and gradient for one sample.
@@ -236,24 +274,8 @@ impl<T: Real> Trainable<T> {
         let g = &self.graph;
         for (n, slots) in g.nodes.iter().zip(&self.slots) {
             let mut y = std::mem::take(&mut c.vals[n.output]);
-            let (mut ins, mut shapes, mut ps) = (
-                [&[][..]; MAX_ARGS],
-                [&[][..]; MAX_ARGS],
-                [&[][..]; MAX_ARGS],
-            );
-            for ((v, s), &t) in ins.iter_mut().zip(shapes.iter_mut()).zip(&n.inputs) {
-                (*v, *s) = (c.vals[t].as_slice(), g.tensors[t].shape.as_slice());
-            }
-            for (p, &s) in ps.iter_mut().zip(slots) {
-                *p = self.param(s);
-            }
-            let (k, m) = (n.inputs.len(), slots.len());
-            let args = Args {
-                inputs: &ins[..k],
-                input_shapes: &shapes[..k],
-                params: &ps[..m],
-                output_shape: &g.tensors[n.output].shape,
-            };
+            let bufs = ArgBufs::new(self, n, slots, &c.vals);
+            let args = bufs.args(&g.tensors[n.output].shape);
             let r = n.op.forward(&args, &mut y);
             c.vals[n.output] = y;
             r?;
@@ -297,23 +319,8 @@ impl<T: Real> Trainable<T> {
                 }
             }
             {
-                let (mut ins, mut shapes, mut ps) = (
-                    [&[][..]; MAX_ARGS],
-                    [&[][..]; MAX_ARGS],
-                    [&[][..]; MAX_ARGS],
-                );
-                for ((v, s), &t) in ins.iter_mut().zip(shapes.iter_mut()).zip(&n.inputs) {
-                    (*v, *s) = (c.vals[t].as_slice(), g.tensors[t].shape.as_slice());
-                }
-                for (p, &s) in ps.iter_mut().zip(slots) {
-                    *p = self.param(s);
-                }
-                let args = Args {
-                    inputs: &ins[..k],
-                    input_shapes: &shapes[..k],
-                    params: &ps[..m],
-                    output_shape: &g.tensors[n.output].shape,
-                };
+                let bufs = ArgBufs::new(self, n, slots, &c.vals);
+                let args = bufs.args(&g.tensors[n.output].shape);
                 let mut dx_refs: [&mut [T]; MAX_ARGS] = Default::default();
                 for (r, d) in dx_refs.iter_mut().zip(dxs.iter_mut()) {
                     *r = d.as_mut_slice();
