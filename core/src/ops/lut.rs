@@ -91,6 +91,28 @@ pub fn run(io: Io<'_>, table: Option<&[i8; 256]>, f: impl Fn(&mut [f32])) -> Res
     Ok(())
 }
 
+/// The check of an element-wise op with one real attribute `alpha`
+/// (`leaky_relu`'s slope, `elu`'s scale): finite, and [`check`].
+pub fn check_alpha(sig: &Signature<'_>, alpha: f32, table: bool) -> Result<(), &'static str> {
+    if !alpha.is_finite() {
+        return Err("alpha is not finite");
+    }
+    check(sig, table)
+}
+
+/// Decodes the record of an element-wise op with one real attribute
+/// (its `PARAM`; `FLAG` must be 0, else `flag_error`): `(alpha, table)`.
+pub fn decode_alpha<'a>(
+    r: &Record<'a>,
+    flag_error: &'static str,
+) -> Result<(f32, Option<&'a [i8; 256]>), BlobError> {
+    let d = decode(r)?;
+    if d.flag != 0 {
+        return Err(r.bad(flag_error));
+    }
+    Ok((d.param, d.table))
+}
+
 /// Defines an element-wise op without parameters: f32 through `$f32` (in
 /// place), int8 through its table.
 macro_rules! table_op {

@@ -20,26 +20,7 @@ use axon_firmware::models::{self, input_row, Fnv};
 use core::hint::black_box;
 use cortex_m_rt::entry;
 
-// Built with `--cfg panic_probe` (`cargo rustc … -- --cfg panic_probe`),
-// the handler links, so that a surviving panic path can be found in the
-// disassembly (`cargo xtask panic-never` does it when the link fails).
-#[cfg(panic_probe)]
-#[panic_handler]
-#[inline(never)]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    mcu::exit(false)
-}
-
-#[cfg(not(panic_probe))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    extern "C" {
-        /// Defined nowhere: any call left in the program fails the link.
-        fn axon_panic_handler_is_linked() -> !;
-    }
-    // SAFETY: never runs; the program links only if nothing calls this.
-    unsafe { axon_panic_handler_is_linked() }
-}
+axon_firmware::panic_never_handler!();
 
 /// Widest input or output, and the arena, this runner provides.
 const MAXW: usize = 64;

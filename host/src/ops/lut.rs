@@ -14,6 +14,37 @@ use crate::export::{RecordWriter, RustWriter};
 use crate::model::{Data, Node, Tensor};
 use crate::quantize::Builder;
 
+/// An element-wise op's parameter roles: none required, `table` optional
+/// (int8).
+pub const ROLES: (&[&str], &[&str]) = (&[], &["table"]);
+
+/// The attributes of an element-wise op with one real parameter `alpha`.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct AlphaAttrs {
+    alpha: Option<f32>,
+}
+
+/// Parses `{"alpha": a}` (absent: `default`); any other field is an error
+/// naming it.
+pub fn parse_alpha(attrs: Option<&serde_json::Value>, default: f32) -> Result<f32, String> {
+    let a: AlphaAttrs = super::attrs::from_attrs(attrs)?;
+    Ok(a.alpha.unwrap_or(default))
+}
+
+/// `{"alpha": a}`, as the JSON writes it.
+pub fn alpha_attrs(alpha: f32) -> Option<serde_json::Value> {
+    super::attrs::to_attrs(&AlphaAttrs { alpha: Some(alpha) })
+}
+
+/// [`check`] for an op with a finite `alpha`.
+pub fn check_alpha(c: &Ctx<'_>, alpha: f32, f: &dyn Fn(f32) -> f32) -> anyhow::Result<()> {
+    if !alpha.is_finite() {
+        bail!(c.err("alpha is not finite"));
+    }
+    check(c, f, None)
+}
+
 /// The check of an element-wise node: f32 without a table, or int8 with
 /// the table `f` gives for its tensors (and, when the op has fixed output
 /// parameters, those).
@@ -194,7 +225,7 @@ macro_rules! table_op {
             type Core<'a> = axon_core::ops::$module::$Ty<'a>;
 
             fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
-                (&[], &["table"])
+                $crate::ops::lut::ROLES
             }
 
             fn trainable(&self) -> &'static [&'static str] {

@@ -20,13 +20,17 @@ impl Gelu<'_> {
     /// The f32 run.
     #[inline]
     pub fn run_f32(&self, x: &[f32], y: &mut [f32]) {
+        lut::map_f32(x, y, |xs| self.apply_f32(xs))
+    }
+
+    /// The function, in place.
+    #[inline]
+    fn apply_f32(&self, xs: &mut [f32]) {
         if self.tanh {
-            lut::map_f32(x, y, crate::kernels::dispatch::gelu_tanh_f32)
+            crate::kernels::dispatch::gelu_tanh_f32(xs)
         } else {
-            lut::map_f32(x, y, |xs| {
-                xs.iter_mut()
-                    .for_each(|x| *x = crate::activations::gelu_erf(*x))
-            })
+            xs.iter_mut()
+                .for_each(|x| *x = crate::activations::gelu_erf(*x))
         }
     }
 }
@@ -39,11 +43,7 @@ impl<'a> OpDef<'a> for Gelu<'a> {
     }
 
     fn run(&self, io: Io<'_>) -> Result<(), Error> {
-        match self.table {
-            Some(t) => lut::apply(t, io.input(0).i8()?, io.out.i8()?),
-            None => self.run_f32(io.input(0).f32()?, io.out.f32()?),
-        }
-        Ok(())
+        lut::run(io, self.table, |xs| self.apply_f32(xs))
     }
 
     fn decode(r: &Record<'a>) -> Result<Self, BlobError> {

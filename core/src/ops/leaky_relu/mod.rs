@@ -20,11 +20,14 @@ impl LeakyRelu<'_> {
     /// The f32 run.
     #[inline]
     pub fn run_f32(&self, x: &[f32], y: &mut [f32]) {
+        lut::map_f32(x, y, |xs| self.apply_f32(xs))
+    }
+
+    /// The function, in place.
+    #[inline]
+    fn apply_f32(&self, xs: &mut [f32]) {
         let a = self.alpha;
-        lut::map_f32(x, y, |xs| {
-            xs.iter_mut()
-                .for_each(|x| *x = crate::activations::leaky_relu(*x, a))
-        })
+        xs.iter_mut().for_each(|x| *x = crate::activations::leaky_relu(*x, a));
     }
 }
 
@@ -32,28 +35,15 @@ impl<'a> OpDef<'a> for LeakyRelu<'a> {
     const NAME: &'static str = "leaky_relu";
 
     fn check(&self, sig: &Signature<'a>) -> Result<(), &'static str> {
-        if !self.alpha.is_finite() {
-            return Err("alpha is not finite");
-        }
-        lut::check(sig, self.table.is_some())
+        lut::check_alpha(sig, self.alpha, self.table.is_some())
     }
 
     fn run(&self, io: Io<'_>) -> Result<(), Error> {
-        match self.table {
-            Some(t) => lut::apply(t, io.input(0).i8()?, io.out.i8()?),
-            None => self.run_f32(io.input(0).f32()?, io.out.f32()?),
-        }
-        Ok(())
+        lut::run(io, self.table, |xs| self.apply_f32(xs))
     }
 
     fn decode(r: &Record<'a>) -> Result<Self, BlobError> {
-        let d = lut::decode(r)?;
-        if d.flag != 0 {
-            return Err(r.bad("leaky_relu's flag byte must be 0"));
-        }
-        Ok(LeakyRelu {
-            alpha: d.param,
-            table: d.table,
-        })
+        let (alpha, table) = lut::decode_alpha(r, "leaky_relu's flag byte must be 0")?;
+        Ok(LeakyRelu { alpha, table })
     }
 }

@@ -2,10 +2,8 @@
 //! means the default). f32, or int8 by table; training forward and
 //! backward in [`train`].
 
-use anyhow::bail;
 use axon_core::ops::elu::{elu, Elu as Core, DEFAULT_ALPHA};
 use axon_core::ops::{Op as CoreOp, Signature};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{lut, Args, Ctx, Grads, HostOp, RustOp};
@@ -31,45 +29,27 @@ impl Default for Elu {
     }
 }
 
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct Attrs {
-    #[serde(default = "default_alpha")]
-    alpha: f32,
-}
-
-fn default_alpha() -> f32 {
-    DEFAULT_ALPHA
-}
-
 impl HostOp for Elu {
     const NAME: &'static str = "elu";
     const ACTIVATION: Option<super::Init> = Some(super::Init::He);
     type Core<'a> = Core<'a>;
 
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
-        (&[], &["table"])
-    }
-
-    fn trainable(&self) -> &'static [&'static str] {
-        &[]
+        lut::ROLES
     }
 
     fn parse(attrs: Option<&Value>) -> Result<Self, String> {
-        let a: Attrs = super::attrs::from_attrs(attrs)?;
-        Ok(Elu { alpha: a.alpha })
+        let alpha = lut::parse_alpha(attrs, DEFAULT_ALPHA)?;
+        Ok(Elu { alpha })
     }
 
     fn attrs(&self) -> Option<Value> {
-        super::attrs::to_attrs(&Attrs { alpha: self.alpha })
+        lut::alpha_attrs(self.alpha)
     }
 
     fn check(&self, c: &Ctx<'_>) -> anyhow::Result<()> {
-        if !self.alpha.is_finite() {
-            bail!(c.err("alpha is not finite"));
-        }
         let a = self.alpha;
-        lut::check(c, &move |v| elu(v, a), None)
+        lut::check_alpha(c, a, &move |v| elu(v, a))
     }
 
     fn core<'a>(&'a self, c: &Ctx<'a>) -> anyhow::Result<CoreOp<'a>> {

@@ -55,11 +55,7 @@ impl HostOp for Gelu {
     type Core<'a> = Core<'a>;
 
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
-        (&[], &["table"])
-    }
-
-    fn trainable(&self) -> &'static [&'static str] {
-        &[]
+        lut::ROLES
     }
 
     fn parse(attrs: Option<&Value>) -> Result<Self, String> {

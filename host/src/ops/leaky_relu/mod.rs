@@ -1,11 +1,9 @@
 //! `leaky_relu` on the host. Attribute `alpha`, the slope for negative
 //! inputs (PyTorch's `negative_slope`). f32, or int8 by table.
 
-use anyhow::bail;
 use axon_core::ops::leaky_relu::LeakyRelu as Core;
 use axon_core::ops::{Op as CoreOp, Signature};
 use axon_core::Activation;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{lut, Args, Ctx, Grads, HostOp, RustOp};
@@ -31,45 +29,27 @@ impl LeakyRelu {
     }
 }
 
-#[derive(Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-struct Attrs {
-    #[serde(default = "default_alpha")]
-    alpha: f32,
-}
-
-fn default_alpha() -> f32 {
-    DEFAULT_ALPHA
-}
-
 impl HostOp for LeakyRelu {
     const NAME: &'static str = "leaky_relu";
     const ACTIVATION: Option<super::Init> = Some(super::Init::He);
     type Core<'a> = Core<'a>;
 
     fn roles(&self) -> (&'static [&'static str], &'static [&'static str]) {
-        (&[], &["table"])
-    }
-
-    fn trainable(&self) -> &'static [&'static str] {
-        &[]
+        lut::ROLES
     }
 
     fn parse(attrs: Option<&Value>) -> Result<Self, String> {
-        let a: Attrs = super::attrs::from_attrs(attrs)?;
-        Ok(LeakyRelu { alpha: a.alpha })
+        let alpha = lut::parse_alpha(attrs, DEFAULT_ALPHA)?;
+        Ok(LeakyRelu { alpha })
     }
 
     fn attrs(&self) -> Option<Value> {
-        super::attrs::to_attrs(&Attrs { alpha: self.alpha })
+        lut::alpha_attrs(self.alpha)
     }
 
     fn check(&self, c: &Ctx<'_>) -> anyhow::Result<()> {
-        if !self.alpha.is_finite() {
-            bail!(c.err("alpha is not finite"));
-        }
         let a = self.alpha;
-        lut::check(c, &move |v| axon_core::activations::leaky_relu(v, a), None)
+        lut::check_alpha(c, a, &move |v| axon_core::activations::leaky_relu(v, a))
     }
 
     fn core<'a>(&'a self, c: &Ctx<'a>) -> anyhow::Result<CoreOp<'a>> {
