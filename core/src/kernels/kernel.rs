@@ -78,17 +78,26 @@ pub trait Kernel: Copy + core::fmt::Debug {
     /// Which kernel this is.
     const ID: KernelId;
 
-    /// f32 dot product over `min(a.len(), b.len())` elements, canonical order.
-    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32;
+    /// f32 dot product over `min(a.len(), b.len())` elements, canonical
+    /// order. The default is the scalar reference (as for every method
+    /// below: a kernel overrides what its instruction set does faster).
+    #[inline]
+    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
+        F32Scalar::dot(a, b)
+    }
 
     /// `y = W·x + b`, `w` output-major `(y.len(), x.len())`, canonical order.
-    fn gemv_f32(self, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]);
+    #[inline]
+    fn gemv_f32(self, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
+        F32Scalar::gemv(w, x, b, y)
+    }
 
     /// int8 fully connected, TFLite arithmetic, `w` output-major
     /// `(y.len(), x.len())`. `row_sums` is either empty (the kernel computes
     /// what it needs) or holds `Σ_d w[c, d]` for every row `c`, as
     /// [`weight_row_sums`](crate::kernels::gemv_i8::weight_row_sums) writes
     /// it at load time; kernels that need no sums ignore it.
+    #[inline]
     fn fully_connected_i8(
         self,
         w: &[i8],
@@ -97,10 +106,17 @@ pub trait Kernel: Copy + core::fmt::Debug {
         row_sums: &[i32],
         p: &FullyConnectedParams<'_>,
         y: &mut [i8],
-    );
+    ) {
+        let _ = row_sums;
+        I8Scalar::fully_connected(w, x, bias, p, y)
+    }
 
     /// ReLU in place, as [`crate::activations::relu`] element by element.
-    fn relu_f32(self, xs: &mut [f32]);
+    #[inline]
+    fn relu_f32(self, xs: &mut [f32]) {
+        xs.iter_mut()
+            .for_each(|x| *x = crate::activations::relu(*x));
+    }
 
     /// Sigmoid in place, as [`crate::activations::sigmoid`] element by
     /// element. The default is the scalar definition.
@@ -158,33 +174,4 @@ pub struct Scalar;
 
 impl Kernel for Scalar {
     const ID: KernelId = KernelId::Scalar;
-
-    #[inline]
-    fn dot_f32(self, a: &[f32], b: &[f32]) -> f32 {
-        F32Scalar::dot(a, b)
-    }
-
-    #[inline]
-    fn gemv_f32(self, w: &[f32], x: &[f32], b: &[f32], y: &mut [f32]) {
-        F32Scalar::gemv(w, x, b, y)
-    }
-
-    #[inline]
-    fn fully_connected_i8(
-        self,
-        w: &[i8],
-        x: &[i8],
-        bias: &[i32],
-        _row_sums: &[i32],
-        p: &FullyConnectedParams<'_>,
-        y: &mut [i8],
-    ) {
-        I8Scalar::fully_connected(w, x, bias, p, y)
-    }
-
-    #[inline]
-    fn relu_f32(self, xs: &mut [f32]) {
-        xs.iter_mut()
-            .for_each(|x| *x = crate::activations::relu(*x));
-    }
 }

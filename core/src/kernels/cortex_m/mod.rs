@@ -74,7 +74,7 @@ mod model;
 #[cfg(not(axon_arm_dsp))]
 use model as imp;
 
-use crate::kernels::kernel::{Kernel, KernelId, Scalar as KernelScalar};
+use crate::kernels::kernel::{Kernel, KernelId};
 use crate::kernels::reference::i8::FullyConnectedParams;
 
 /// Inputs staged per chunk (i16 each: 128 bytes of stack).
@@ -117,10 +117,5 @@ impl Kernel for CortexMDsp {
         y: &mut [i8],
     ) {
         CortexMDsp::fully_connected(w, x, bias, p, y)
-    }
-
-    #[inline]
-    fn relu_f32(self, xs: &mut [f32]) {
-        KernelScalar.relu_f32(xs)
     }
 }
