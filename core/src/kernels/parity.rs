@@ -110,16 +110,39 @@ fn simd_kernels() -> Vec<Box<dyn Dyn>> {
         }
     }
     // A list that names a kernel this machine lacks fails here, loudly.
-    if let Ok(list) = std::env::var("AXON_REQUIRE_KERNELS") {
-        for name in list.split(',').filter(|s| !s.trim().is_empty()) {
-            let want = KernelId::parse(name).expect("AXON_REQUIRE_KERNELS: unknown kernel name");
-            assert!(
-                want == KernelId::Scalar || v.iter().any(|k| k.id() == want),
-                "AXON_REQUIRE_KERNELS lists `{want}`, which cannot run on this machine"
-            );
-        }
+    for want in required() {
+        assert!(
+            want == KernelId::Scalar || v.iter().any(|k| k.id() == want),
+            "AXON_REQUIRE_KERNELS lists `{want}`, which cannot run on this machine"
+        );
     }
     v
+}
+
+/// The kernels `AXON_REQUIRE_KERNELS` lists (comma-separated names, as
+/// [`KernelId::parse`] reads them); an unknown name fails the test.
+fn required() -> Vec<KernelId> {
+    std::env::var("AXON_REQUIRE_KERNELS")
+        .map(|list| {
+            list.split(',')
+                .filter(|s| !s.trim().is_empty())
+                .map(|n| KernelId::parse(n).expect("AXON_REQUIRE_KERNELS: unknown kernel name"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether kernel `id` runs on this CPU (detected at run time with
+/// `std`, as [`simd_kernels`] does): a test of one kernel's fast path runs
+/// it only then, and fails when `AXON_REQUIRE_KERNELS` lists `id` but the
+/// CPU lacks it.
+pub(crate) fn runs(id: KernelId) -> bool {
+    let here = id == KernelId::Scalar || simd_kernels().iter().any(|k| k.id() == id);
+    assert!(
+        here || !required().contains(&id),
+        "AXON_REQUIRE_KERNELS lists `{id}`, which cannot run on this machine"
+    );
+    here
 }
 
 fn same(a: f32, b: f32) -> bool {

@@ -136,23 +136,11 @@ mod tests {
     /// test fails where AVX2 is required and missing.
     #[test]
     fn requantize8_equals_the_scalar_reference() {
-        let have = std::is_x86_feature_detected!("avx2");
-        let required = std::env::var("AXON_REQUIRE_KERNELS")
-            .is_ok_and(|l| l.split(',').any(|k| k.trim() == "avx2"));
-        assert!(
-            have || !required,
-            "AXON_REQUIRE_KERNELS lists avx2, which this CPU lacks"
-        );
-        if !have {
+        if !crate::kernels::parity::runs(crate::kernels::KernelId::Avx2) {
             return;
         }
-        let mut s = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s
-        };
+        let mut rng = crate::test_rng::Rng(0x9E37_79B9_7F4A_7C15);
+        let mut next = move || rng.next();
         let edges = [
             i32::MIN,
             i32::MIN + 1,
