@@ -15,6 +15,8 @@ use crate::Error;
 #[derive(Debug, Clone, Copy)]
 pub struct Interpreter<'a> {
     graph: Graph<'a>,
+    /// [`Interpreter::pre_softmax_codes`], found once at load.
+    pre_softmax: Option<(TensorId, usize)>,
 }
 
 impl<'a> Interpreter<'a> {
@@ -22,7 +24,8 @@ impl<'a> Interpreter<'a> {
     /// it without further checks than the caller's buffers.
     pub fn new(graph: Graph<'a>) -> Result<Self, GraphError> {
         graph.validate()?;
-        Ok(Interpreter { graph })
+        let pre_softmax = pre_softmax_codes(&graph);
+        Ok(Interpreter { graph, pre_softmax })
     }
 
     /// The graph.
@@ -112,7 +115,7 @@ impl<'a> Interpreter<'a> {
             self.run_f32(x, &mut single, arena)?;
             return Ok(usize::from(single[0] >= 0.5));
         }
-        if let Some((logits, upto)) = self.pre_softmax_codes() {
+        if let Some((logits, upto)) = self.pre_softmax {
             // Up to the node that writes the codes (no output is written).
             self.run_prefix(upto + 1, &[View::F32(x)], arena)?;
             let t = g
@@ -157,40 +160,46 @@ impl<'a> Interpreter<'a> {
                 outputs: &[],
                 ..self.graph
             },
+            ..*self
         };
         prefix.run_until(end, inputs, &mut [], arena)
     }
 
     /// The int8 (or staged) codes entering a final int8 softmax that feeds
     /// the graph's only output through a dequantize, and the index of the
-    /// node that writes them.
-    fn pre_softmax_codes(&self) -> Option<(TensorId, usize)> {
-        let g = &self.graph;
-        let out = *g.outputs.first()?;
-        let deq = g.nodes.get(g.producer(out)?)?;
-        if !matches!(deq.op, Op::Dequantize(_)) {
-            return None;
-        }
-        let sm_out = *deq.inputs().first()?;
-        let sm = g.nodes.get(g.producer(sm_out)?)?;
-        if !matches!(sm.op, Op::Softmax(_)) {
-            return None;
-        }
-        let codes = *sm.inputs().first()?;
-        let t = g.tensors.get(codes)?;
-        if !matches!(t.dtype, DType::I8 | DType::Staged) {
-            return None;
-        }
-        // After its unstaging, a staged pre-softmax tensor is read too.
-        let p = g.producer(codes)?;
-        let node = g.nodes.get(p)?;
-        if let (Op::Layout(_), Some(&src)) = (node.op, node.inputs().first()) {
-            if g.tensors.get(src).is_some_and(|s| s.dtype == DType::Staged) {
-                return Some((src, g.producer(src)?));
-            }
-        }
-        Some((codes, p))
+    /// node that writes them: where [`classify`](Self::classify) reads its
+    /// answer (and the Rust export's generated `classify()`).
+    pub fn pre_softmax_codes(&self) -> Option<(TensorId, usize)> {
+        self.pre_softmax
     }
+}
+
+/// [`Interpreter::pre_softmax_codes`] of a validated graph.
+fn pre_softmax_codes(g: &Graph<'_>) -> Option<(TensorId, usize)> {
+    let out = *g.outputs.first()?;
+    let deq = g.nodes.get(g.producer(out)?)?;
+    if !matches!(deq.op, Op::Dequantize(_)) {
+        return None;
+    }
+    let sm_out = *deq.inputs().first()?;
+    let sm = g.nodes.get(g.producer(sm_out)?)?;
+    if !matches!(sm.op, Op::Softmax(_)) {
+        return None;
+    }
+    let codes = *sm.inputs().first()?;
+    let t = g.tensors.get(codes)?;
+    if !matches!(t.dtype, DType::I8 | DType::Staged) {
+        return None;
+    }
+    // After its unstaging, a staged pre-softmax tensor is read too.
+    let p = g.producer(codes)?;
+    let node = g.nodes.get(p)?;
+    if let (Op::Layout(_), Some(&src)) = (node.op, node.inputs().first()) {
+        if g.tensors.get(src).is_some_and(|s| s.dtype == DType::Staged) {
+            return Some((src, g.producer(src)?));
+        }
+    }
+    Some((codes, p))
 }
 
 /// Where a run finds tensors: a table by reference, or decoded on demand.

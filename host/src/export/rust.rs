@@ -16,7 +16,6 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context};
 use axon_core::graph::{DType, Storage, Tensor as CoreTensor};
-use axon_core::ops::Op as CoreOp;
 
 use super::rust_writer::{f32_lit, CORE};
 use super::{prepare_for_mcu, RustWriter};
@@ -177,29 +176,6 @@ fn step(run: &Runner<'_>, i: usize, op: &RustOp, prefix: &str) -> anyhow::Result
     Ok(s)
 }
 
-/// The index of the node after which `classify()` reads its answer, and
-/// how: the codes entering a final int8 softmax (staged or plain), whose
-/// first largest is the class.
-fn classify_point(run: &Runner<'_>) -> Option<(usize, u16)> {
-    let out = *run.outputs.first()?;
-    let last = run.nodes.iter().position(|n| n.output == out)?;
-    if !matches!(run.nodes[last].op, CoreOp::Dequantize(_)) {
-        return None;
-    }
-    let sm_in = *run.nodes[last].inputs().first()?;
-    let sm = run.nodes.iter().position(|n| n.output == sm_in)?;
-    if !matches!(run.nodes[sm].op, CoreOp::Softmax(_)) {
-        return None;
-    }
-    let mut codes = *run.nodes[sm].inputs().first()?;
-    let mut at = run.nodes.iter().position(|n| n.output == codes)?;
-    if let (CoreOp::Layout(_), Some(&src)) = (run.nodes[at].op, run.nodes[at].inputs().first()) {
-        codes = src;
-        at = run.nodes.iter().position(|n| n.output == codes)?;
-    }
-    Some((at, codes))
-}
-
 /// The straight-line `forward_NAME()` and `classify_NAME()` of `run`
 /// (statics with prefix `prefix`, already written).
 fn straight_line(
@@ -209,7 +185,12 @@ fn straight_line(
     name: &str,
     s: &mut String,
 ) -> anyhow::Result<()> {
-    let point = classify_point(run);
+    // Where `classify()` reads its answer: the node that writes the codes
+    // entering a final int8 softmax, as `Interpreter::classify` reads them.
+    let point = run
+        .interpreter()?
+        .pre_softmax_codes()
+        .map(|(codes, at)| (at, codes));
     let split = point.map_or(run.nodes.len(), |(at, _)| at + 1);
     let n_out = run.tensors[run.outputs[0] as usize].len();
     let sig = |f: &str, out: &str| {
