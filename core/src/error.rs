@@ -13,20 +13,6 @@ pub enum Error {
         /// What it got.
         found: usize,
     },
-    /// The scratch buffer handed to an int8 model is smaller than
-    /// `Model::scratch_len`.
-    ScratchTooSmall {
-        /// Bytes the model needs.
-        needed: usize,
-        /// Bytes it got.
-        found: usize,
-    },
-    /// Layer `index` of an int8 model is inconsistent in itself or with its
-    /// neighbours (widths or quantization parameters do not chain).
-    InvalidLayer {
-        /// Position of the layer, from 0.
-        index: usize,
-    },
     /// A tensor's values are not of the element type an op or the caller
     /// expected.
     TypeMismatch {
@@ -63,12 +49,6 @@ impl fmt::Display for Error {
                     "shape mismatch: expected length {expected}, found {found}"
                 )
             }
-            Error::ScratchTooSmall { needed, found } => {
-                write!(
-                    f,
-                    "scratch buffer too small: the model needs {needed} bytes, got {found}"
-                )
-            }
             Error::TypeMismatch { found } => {
                 write!(
                     f,
@@ -83,12 +63,6 @@ impl fmt::Display for Error {
             Error::ArenaMisaligned => write!(f, "the arena is not 8-byte aligned"),
             Error::ArenaOverlap => write!(f, "a node's input overlaps its output in the arena"),
             Error::InvalidNode { index } => write!(f, "node {index} cannot run"),
-            Error::InvalidLayer { index } => {
-                write!(
-                    f,
-                    "int8 layer {index} does not fit its parameters or its neighbours"
-                )
-            }
         }
     }
 }

@@ -76,11 +76,7 @@ impl<'a> Interpreter<'a> {
             return Err(Error::ArenaMisaligned);
         }
         check_io(g, g.inputs, inputs.iter().map(|v| (v.dtype(), v.len())))?;
-        check_io(
-            g,
-            g.outputs,
-            outputs.iter().map(|v| (v.dtype(), view_mut_len(v))),
-        )?;
+        check_io(g, g.outputs, outputs.iter().map(|v| (v.dtype(), v.len())))?;
         let end = end.min(g.nodes.len());
         match (g.nodes, g.tensors) {
             // Static or host tables by reference.
@@ -294,15 +290,6 @@ fn first_max(y: &[f32]) -> usize {
         }
     }
     best
-}
-
-fn view_mut_len(v: &ViewMut<'_>) -> usize {
-    match v {
-        ViewMut::F32(s) => s.len(),
-        ViewMut::I8(s) => s.len(),
-        ViewMut::I32(s) => s.len(),
-        ViewMut::Staged(s) => 4 * s.len(),
-    }
 }
 
 fn reborrow<'s>(v: &'s mut ViewMut<'_>) -> ViewMut<'s> {

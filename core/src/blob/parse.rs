@@ -277,12 +277,6 @@ pub fn parse(bytes: &[u8]) -> Result<Interpreter<'_>, BlobError> {
     if total < hlen + fmt::CRC_LEN || !total.is_multiple_of(fmt::ALIGN) {
         return Err(BlobError::BadHeader { field: "total_len" });
     }
-    if bytes.len() < total {
-        return Err(BlobError::Truncated {
-            needed: total,
-            found: bytes.len(),
-        });
-    }
     let blob = bytes.get(..total).ok_or(BlobError::Truncated {
         needed: total,
         found: bytes.len(),

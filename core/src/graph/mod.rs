@@ -214,21 +214,4 @@ impl<'a> Graph<'a> {
     pub fn signature(&self, n: &Node<'a>) -> Result<crate::ops::Signature<'a>, &'static str> {
         validate::signature(self, n)
     }
-
-    /// The first and last node index at which tensor `t` must hold its
-    /// value (see [`plan`]).
-    pub fn lifetime(&self, t: TensorId) -> (usize, usize) {
-        validate::lifetime(self, t)
-    }
-
-    /// The multiply-accumulates of one run (the sum over its nodes).
-    pub fn macs(&self) -> u64 {
-        (0..self.nodes.len())
-            .filter_map(|i| {
-                let n = self.nodes.get(i)?;
-                let sig = validate::signature(self, &n).ok()?;
-                Some(n.op.macs(&sig))
-            })
-            .sum()
-    }
 }

@@ -1,7 +1,8 @@
-//! Planning a graph, once, before it runs: an execution order (a
-//! topological order of the nodes) and an arena layout by tensor lifetime.
+//! Planning a graph, once, before it runs: an arena layout by tensor
+//! lifetime. (The execution order is the nodes' order, which the host
+//! writes topologically and [`super::Graph::validate`] checks.)
 //!
-//! Both are plain functions over slices the caller owns, so they run
+//! It is a plain function over slices the caller owns, so it runs
 //! anywhere (the host plans at export time and writes the result into the
 //! blob and the Rust source, where the peak is a `const`; the device checks
 //! it in [`super::Graph::validate`]).
@@ -19,57 +20,10 @@ use super::ARENA_ALIGN;
 /// Why a plan cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanError {
-    /// The nodes form a cycle, or read a tensor nothing writes.
-    NotADag,
     /// Slices of different lengths, or a scratch slice too short.
     BadScratch,
     /// The arena would exceed `u32::MAX` bytes.
     TooLarge,
-}
-
-/// A topological order of `nodes` nodes: `reads(i)` and `writes(i)` give
-/// node `i`'s input and output tensor ids; a tensor for which `available`
-/// is true (graph inputs) needs no writer. Among the nodes ready at each
-/// step, the one with the lowest index runs first, so an already ordered
-/// graph keeps its order. `done` is scratch of one flag per tensor
-/// (`tensors` of them); the order is written to `order` (`nodes` entries).
-pub fn topological_order<'g>(
-    nodes: usize,
-    reads: impl Fn(usize) -> &'g [u16],
-    writes: impl Fn(usize) -> &'g [u16],
-    available: impl Fn(u16) -> bool,
-    done: &mut [bool],
-    order: &mut [u16],
-) -> Result<(), PlanError> {
-    if order.len() != nodes {
-        return Err(PlanError::BadScratch);
-    }
-    for (t, d) in done.iter_mut().enumerate() {
-        *d = available(t as u16);
-    }
-    let mut placed = 0;
-    // Flags for placed nodes live in the high bit of `order` entries past
-    // `placed`: instead, rescan (graphs are small and this runs once).
-    let is_placed = |order: &[u16], placed: usize, i: usize| order[..placed].contains(&(i as u16));
-    while placed < nodes {
-        let next = (0..nodes).find(|&i| {
-            !is_placed(order, placed, i)
-                && reads(i)
-                    .iter()
-                    .all(|&t| done.get(t as usize).copied().unwrap_or(false))
-        });
-        let Some(i) = next else {
-            return Err(PlanError::NotADag);
-        };
-        for &t in writes(i) {
-            if let Some(d) = done.get_mut(t as usize) {
-                *d = true;
-            }
-        }
-        order[placed] = i as u16;
-        placed += 1;
-    }
-    Ok(())
 }
 
 /// An arena layout: `sizes[t]` bytes for tensor `t` (0 for tensors not in
@@ -181,36 +135,5 @@ mod tests {
                 assert!(!(time && space), "{a} and {b} collide: {off:?}");
             }
         }
-    }
-
-    #[test]
-    fn order_is_topological_and_stable() {
-        // node 0 reads t2 (written by node 1): 1 must run first.
-        let reads: [&[u16]; 2] = [&[2], &[0]];
-        let writes: [&[u16]; 2] = [&[1], &[2]];
-        let mut done = [false; 3];
-        let mut order = [0u16; 2];
-        topological_order(
-            2,
-            |i| reads[i],
-            |i| writes[i],
-            |t| t == 0,
-            &mut done,
-            &mut order,
-        )
-        .unwrap();
-        assert_eq!(order, [1, 0]);
-        let cyc: [&[u16]; 2] = [&[2], &[1]];
-        assert_eq!(
-            topological_order(
-                2,
-                |i| cyc[i],
-                |i| writes[i],
-                |_| false,
-                &mut done,
-                &mut order
-            ),
-            Err(PlanError::NotADag)
-        );
     }
 }

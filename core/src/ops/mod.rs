@@ -240,6 +240,18 @@ impl<'r> ViewMut<'r> {
         }
     }
 
+    /// Elements (a staged view: four per quad, padding included), as
+    /// [`View::len`] counts them.
+    #[allow(clippy::len_without_is_empty)]
+    pub fn len(&self) -> usize {
+        match self {
+            ViewMut::F32(s) => s.len(),
+            ViewMut::I8(s) => s.len(),
+            ViewMut::I32(s) => s.len(),
+            ViewMut::Staged(s) => 4 * s.len(),
+        }
+    }
+
     /// The f32 values, or a type error.
     pub fn f32(self) -> Result<&'r mut [f32], Error> {
         match self {
@@ -293,29 +305,6 @@ pub struct Io<'r> {
 }
 
 impl<'r> Io<'r> {
-    /// From the input views (in input order; at most [`MAX_INPUTS`]), the
-    /// output view, and the first input's and the output's tensors.
-    #[inline]
-    pub fn new(
-        inputs: &[View<'r>],
-        out: ViewMut<'r>,
-        input: &Tensor<'_>,
-        output: &Tensor<'_>,
-    ) -> Self {
-        let mut ins = [View::I8(&[]); MAX_INPUTS];
-        for (slot, v) in ins.iter_mut().zip(inputs) {
-            *slot = *v;
-        }
-        Io {
-            ins,
-            out,
-            in_params: input.params(),
-            out_params: output.params(),
-            in_last: input.shape.last(),
-            out_last: output.shape.last(),
-        }
-    }
-
     /// Input `k`'s values (an empty int8 view past the inputs, which the
     /// checked op never asks for).
     #[inline]

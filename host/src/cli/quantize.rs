@@ -36,17 +36,11 @@ pub struct Args {
     /// Requantization rounding: `double` (gemmlowp, as TensorFlow Lite for
     /// Microcontrollers and CMSIS-NN) or `single` (as the TensorFlow Lite
     /// interpreter and LiteRT).
-    #[arg(long, default_value = "double", value_parser = parse_rounding)]
+    #[arg(long, default_value = "double", value_parser = crate::ops::parse_rounding)]
     pub rounding: Rounding,
     /// Where to write the int8 model (JSON).
     #[arg(long)]
     pub out: PathBuf,
-}
-
-/// Parses `--rounding`.
-fn parse_rounding(s: &str) -> Result<Rounding, String> {
-    Rounding::from_name(s)
-        .ok_or_else(|| format!("unknown rounding \"{s}\" (expected double or single)"))
 }
 
 /// Quantizes, writes, reports.

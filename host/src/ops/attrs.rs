@@ -10,11 +10,6 @@ pub fn parse_fused(name: &str) -> Result<Fused, String> {
     })
 }
 
-/// A fused activation's name.
-pub fn fused_name(f: Fused) -> &'static str {
-    f.name()
-}
-
 /// A rounding mode from its name (`double`, `single`).
 pub fn parse_rounding(name: &str) -> Result<Rounding, String> {
     Rounding::from_name(name)

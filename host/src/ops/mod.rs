@@ -25,7 +25,7 @@ mod attrs;
 mod check;
 pub mod lut;
 
-pub use attrs::{fused_name, parse_fused, parse_rounding};
+pub use attrs::{parse_fused, parse_rounding};
 pub use check::Ctx;
 
 /// One training step's view of a node's values (one sample): its inputs

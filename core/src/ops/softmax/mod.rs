@@ -143,10 +143,7 @@ impl<'a> OpDef<'a> for Softmax<'a> {
         let d = io.out_last;
         match self {
             Softmax::F32 => softmax_rows_f32(d, io.input(0).f32()?, io.out.f32()?),
-            Softmax::Int8 {
-                params, exp_table, ..
-            } => softmax_rows_i8(params, *exp_table, d, io.input(0).i8()?, io.out.i8()?),
-            Softmax::Trimmed(t) => softmax_trimmed(t, io.input(0).i8()?, io.out.i8()?),
+            _ => self.run_i8(d, io.input(0).i8()?, io.out.i8()?),
         }
         Ok(())
     }
