@@ -44,22 +44,28 @@ pub fn evaluate(model: &Model, x: &[f32], y: &[f32]) -> anyhow::Result<Metrics> 
     let d = model.inputs().max(1);
     let run = Runner::new(model)?;
     let n = y.len();
-    let mut outputs = Vec::with_capacity(n * model.outputs());
-    run.for_each_row(&x[..n * d], |_, out, _| {
-        outputs.extend_from_slice(out);
-        Ok(())
-    })?;
+    // An f32 model's loss is computed on its head's input.
+    let head = g.nodes.last().filter(|n| {
+        !model.is_int8()
+            && matches!(
+                (loss, n.op.name()),
+                (Loss::Ce, "softmax") | (Loss::Bce, "sigmoid")
+            )
+    });
+    // The outputs themselves are read only by a regression's error and by
+    // the loss of an f32 model without a head.
+    let mut outputs = Vec::new();
+    if classes == 0 || (!model.is_int8() && head.is_none()) {
+        outputs.reserve(n * model.outputs());
+        run.for_each_row(&x[..n * d], |_, out, _| {
+            outputs.extend_from_slice(out);
+            Ok(())
+        })?;
+    }
     let o = model.outputs().max(1);
     let total_loss = if model.is_int8() {
         None
     } else {
-        // The values the loss is computed on: the head's input.
-        let head = g.nodes.last().filter(|n| {
-            matches!(
-                (loss, n.op.name()),
-                (Loss::Ce, "softmax") | (Loss::Bce, "sigmoid")
-            )
-        });
         let mut total = 0.0f64;
         for (r, &t) in y.iter().enumerate() {
             let row = &x[r * d..(r + 1) * d];
