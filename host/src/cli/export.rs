@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 
-use crate::export::{write_blob, write_rust, AlignedBytes};
+use crate::export::{write_blob, write_rust};
 use crate::model::{write_atomic, Model, Runner};
 
 /// Arguments of `axon export`.
@@ -48,10 +48,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         m.parameter_count()
     );
     if let Some(path) = &a.out {
+        // `write_blob` has parsed what it wrote, from the same tables.
         let blob = write_blob(&m, &model_name(&a.model))?;
-        let aligned = AlignedBytes::new(&blob);
-        let parsed = axon_core::blob::parse(aligned.as_bytes())
-            .map_err(|e| anyhow::anyhow!("internal error: the written blob does not parse: {e}"))?;
         write_atomic(path, &blob)?;
         let crc = u32::from_le_bytes(
             blob[blob.len() - 4..]
@@ -61,8 +59,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         println!(
             "blob      {} bytes, CRC-32 {crc:#010x}, {} nodes, {} tensors → {}",
             blob.len(),
-            parsed.graph().nodes.len(),
-            parsed.graph().tensors.len(),
+            run.nodes.len(),
+            run.tensors.len(),
             path.display()
         );
     }
