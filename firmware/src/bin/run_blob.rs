@@ -13,7 +13,7 @@
 #![no_main]
 
 use axon_firmware::mcu;
-use axon_firmware::models::input_row;
+use axon_firmware::models::{input_row, Aligned};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{nr, syscall};
 
@@ -23,10 +23,6 @@ const INPUTS_CAP: usize = 2 * 1024 * 1024;
 /// Widest input and output, and the largest arena, this runner provides.
 const MAXW: usize = 1024;
 const ARENA: usize = 64 * 1024;
-
-/// A 4-byte-aligned buffer: the blob's i32/f32 arrays are viewed in place.
-#[repr(C, align(4))]
-struct Aligned<const N: usize>([u8; N]);
 
 /// The interpreter's arena (8-byte aligned).
 type Arena = axon_core::graph::arena::Arena<ARENA>;
@@ -59,8 +55,8 @@ fn read_host_file(path: &[u8], buf: &mut [u8]) -> Option<usize> {
 #[entry]
 fn main() -> ! {
     let (Some(blob), Some(inputs), Some(arena)) = (
-        cortex_m::singleton!(: Aligned<BLOB_CAP> = Aligned([0; BLOB_CAP])),
-        cortex_m::singleton!(: Aligned<INPUTS_CAP> = Aligned([0; INPUTS_CAP])),
+        cortex_m::singleton!(: Aligned<[u8; BLOB_CAP]> = Aligned([0; BLOB_CAP])),
+        cortex_m::singleton!(: Aligned<[u8; INPUTS_CAP]> = Aligned([0; INPUTS_CAP])),
         cortex_m::singleton!(: Arena = Arena::new()),
     ) else {
         defmt::error!("run_blob: buffers taken twice");
