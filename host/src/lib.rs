@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod data;
 pub mod export;
+pub mod lm;
 pub mod model;
 pub mod ops;
 pub mod quantize;
