@@ -60,7 +60,7 @@ impl LmConfig {
         {
             bail!("d_model, n_layer, n_head, ctx and d_ff must all be at least 1");
         }
-        if self.d_model % self.n_head != 0 {
+        if !self.d_model.is_multiple_of(self.n_head) {
             bail!(
                 "d_model {} is not a multiple of n_head {}",
                 self.d_model,
