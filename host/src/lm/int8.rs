@@ -360,3 +360,250 @@ pub fn generate(model: &LmModel<'_>, prompt: &[u8], n: usize, sampler: Sampler) 
         .map(|i| g.next_token().map_err(|e| anyhow::anyhow!("token {i}: {e}")))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::quantize::{quantize, QuantizeOptions};
+    use crate::lm::{LmConfig, LmParams, Vocab};
+    use crate::train::rng::Rng;
+    use axon_core::lm::LmBlobError;
+
+    fn tiny_cfg() -> LmConfig {
+        LmConfig { vocab: 7, d_model: 8, n_layer: 2, n_head: 2, ctx: 8, d_ff: 16, tied: false }
+    }
+
+    /// A random model whose gains and biases are not the init's 1 and 0,
+    /// and random calibration tokens.
+    fn tiny() -> (LmParams, Vocab, Vec<u8>) {
+        let cfg = tiny_cfg();
+        let mut p = LmParams::init(cfg, 11).unwrap();
+        let mut rng = Rng::new(5, 9);
+        for (name, data) in p.names.iter().zip(p.data.iter_mut()) {
+            for v in data.iter_mut() {
+                if name.ends_with(".g") {
+                    *v = 0.5 + rng.next_f64() as f32;
+                } else if name.ends_with(".b") || name.contains(".b") {
+                    *v = (rng.next_f64() as f32 - 0.5) * 0.2;
+                } else {
+                    *v *= 10.0;
+                }
+            }
+        }
+        let vocab = Vocab::new("abcdefg".chars().collect()).unwrap();
+        let toks = (0..400).map(|_| (rng.next_u64() % 7) as u8).collect();
+        (p, vocab, toks)
+    }
+
+    fn int8() -> Int8Lm {
+        let (p, v, toks) = tiny();
+        let opts = QuantizeOptions { calib_windows: 8, ..QuantizeOptions::default() };
+        quantize(&p, &v, &toks, &opts).unwrap()
+    }
+
+    #[test]
+    fn the_blob_round_trips_to_the_same_model() {
+        let m = int8();
+        let blob = AlignedBlob::new(&m.to_blob().unwrap());
+        let parsed = blob.model().unwrap();
+        assert_eq!(parsed, m.view().unwrap());
+        assert_eq!(write_blob(&parsed), blob.bytes());
+    }
+
+    fn parse_err(bytes: &[u8]) -> LmBlobError {
+        axon_core::lm::parse(AlignedBlob::new(bytes).bytes()).unwrap_err()
+    }
+
+    /// `bytes` with the CRC recomputed.
+    fn resealed(mut bytes: Vec<u8>) -> Vec<u8> {
+        let n = bytes.len() - 4;
+        let crc = crc32(&bytes[..n]);
+        bytes[n..].copy_from_slice(&crc.to_le_bytes());
+        bytes
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_a_clear_error() {
+        let blob = int8().to_blob().unwrap();
+        for n in 0..blob.len() {
+            let e = parse_err(&blob[..n]);
+            assert!(matches!(e, LmBlobError::Truncated { .. }), "length {n}: {e}");
+        }
+        // Any flipped byte after the header's length field: the CRC.
+        for at in (12..blob.len() - 4).step_by(7) {
+            let mut b = blob.clone();
+            b[at] ^= 0x40;
+            let e = parse_err(&b);
+            assert!(matches!(e, LmBlobError::ChecksumMismatch { .. }), "byte {at}: {e}");
+        }
+        let mut b = blob.clone();
+        b[0] = b'X';
+        assert_eq!(parse_err(&b), LmBlobError::BadMagic);
+        let mut b = blob.clone();
+        b[4] = 9;
+        assert_eq!(parse_err(&b), LmBlobError::UnsupportedVersion(9));
+        // A shape the sections do not fit: named.
+        let mut b = blob.clone();
+        b[header::D_MODEL.offset] = 10;
+        let e = parse_err(&resealed(b));
+        assert!(e.to_string().contains("tok_emb.data"), "{e}");
+        let mut b = blob.clone();
+        b[header::N_HEAD.offset] = 3;
+        let e = parse_err(&resealed(b));
+        assert_eq!(e, LmBlobError::BadHeader { field: "shape", why: "n_head must divide d_model" });
+        // A zero point out of range in block 1's ff1.
+        let m = int8();
+        let mut bad = m.clone();
+        bad.blocks[1].ff1.output.zero_point = 300;
+        let e = parse_err(&bad.to_blob().unwrap());
+        assert_eq!(e.to_string(), "LM blob section h1.ff1.params: a zero point is outside -128..=127");
+        let mut bad = m.clone();
+        bad.blocks[0].ln2.epsilon = 0;
+        let e = parse_err(&bad.to_blob().unwrap());
+        assert!(e.to_string().contains("h0.ln2.params"), "{e}");
+        // Extra bytes before the CRC.
+        let mut b = blob[..blob.len() - 4].to_vec();
+        b.extend_from_slice(&[0; 8]);
+        let total = b.len() as u32 + 4;
+        b[8..12].copy_from_slice(&total.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        assert_eq!(parse_err(&resealed(b)), LmBlobError::TrailingBytes { len: 8 });
+        // Misaligned in memory.
+        let a = AlignedBlob::new(&[&[0u8][..], &blob].concat());
+        assert_eq!(axon_core::lm::parse(&a.bytes()[1..]), Err(LmBlobError::UnalignedBuffer));
+    }
+
+    /// TFLite's FC written out: `Σ w·(x − zp_in) + b`, requantized.
+    fn fc(f: &Fc, r: Rounding, x: &[i8]) -> Vec<i8> {
+        let d_in = x.len();
+        f.weights
+            .chunks(d_in)
+            .enumerate()
+            .map(|(c, row)| {
+                let acc: i64 = row.iter().zip(x).map(|(&w, &v)| w as i64 * (v as i64 - f.input.zero_point as i64)).sum();
+                let acc = (acc + f.bias[c] as i64) as i32;
+                (r.multiply(acc, f.multiplier[c], f.shift[c]) + f.output.zero_point).clamp(-128, 127) as i8
+            })
+            .collect()
+    }
+
+    fn mm(q: &MatmulQuant, a: &[i8], b: &[i8]) -> i8 {
+        let acc: i64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| (x as i64 - q.lhs_zero_point as i64) * (y as i64 - q.rhs_zero_point as i64))
+            .sum();
+        (q.rounding.multiply(acc as i32, q.multiplier, q.shift) + q.output_zero_point).clamp(-128, 127) as i8
+    }
+
+    fn ln(l: &Ln, x: &[i8]) -> Vec<i8> {
+        let mut y = vec![0; x.len()];
+        axon_core::ops::layer_norm::layer_norm_i8(&l.view(), x, &mut y).unwrap();
+        y
+    }
+
+    /// The whole sequence at once, position by position, without a cache:
+    /// every position's keys and values recomputed from the sequence.
+    fn reference_logits(m: &Int8Lm, tokens: &[u8]) -> Vec<Vec<i8>> {
+        let s = m.shape;
+        let (d, dh, n) = (s.d_model, s.head_dim(), tokens.len());
+        let r = m.rounding;
+        let mut xs: Vec<Vec<i8>> = tokens
+            .iter()
+            .enumerate()
+            .map(|(p, &t)| {
+                let te = &m.tok_emb[t as usize * d..][..d];
+                let pe = &m.pos_emb[p * d..][..d];
+                te.iter().zip(pe).map(|(&a, &b)| m.embed.add(a, b)).collect()
+            })
+            .collect();
+        for b in &m.blocks {
+            let h: Vec<Vec<i8>> = xs.iter().map(|x| ln(&b.ln1, x)).collect();
+            let q: Vec<Vec<i8>> = h.iter().map(|h| fc(&b.q, r, h)).collect();
+            let k: Vec<Vec<i8>> = h.iter().map(|h| fc(&b.k, r, h)).collect();
+            let v: Vec<Vec<i8>> = h.iter().map(|h| fc(&b.v, r, h)).collect();
+            for p in 0..n {
+                let mut att = vec![0i8; d];
+                for j in 0..s.n_head {
+                    let cols = j * dh..(j + 1) * dh;
+                    let sc: Vec<i8> = (0..=p).map(|i| mm(&b.scores, &q[p][cols.clone()], &k[i][cols.clone()])).collect();
+                    let mut pr = vec![0i8; p + 1];
+                    axon_core::quant::softmax_i8(&b.softmax, &sc, &mut pr);
+                    for (c, col) in cols.clone().enumerate() {
+                        let vcol: Vec<i8> = (0..=p).map(|i| v[i][col]).collect();
+                        att[j * dh + c] = mm(&b.pv, &pr, &vcol);
+                    }
+                }
+                let proj = fc(&b.proj, r, &att);
+                let x1: Vec<i8> = xs[p].iter().zip(&proj).map(|(&a, &c)| b.add1.add(a, c)).collect();
+                let ff: Vec<i8> = fc(&b.ff1, r, &ln(&b.ln2, &x1)).iter().map(|&c| b.gelu[c as u8 as usize]).collect();
+                let ff2 = fc(&b.ff2, r, &ff);
+                xs[p] = x1.iter().zip(&ff2).map(|(&a, &c)| b.add2.add(a, c)).collect();
+            }
+        }
+        xs.iter().map(|x| fc(&m.head, r, &ln(&m.ln_f, x))).collect()
+    }
+
+    #[test]
+    fn the_token_step_equals_the_whole_sequence_reference() {
+        let m = int8();
+        let blob = AlignedBlob::new(&m.to_blob().unwrap());
+        let model = blob.model().unwrap();
+        let (mut kv, mut scratch) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
+        let mut rng = Rng::new(77, 1);
+        for _ in 0..5 {
+            let tokens: Vec<u8> = (0..m.shape.ctx).map(|_| (rng.next_u64() % 7) as u8).collect();
+            let want = reference_logits(&m, &tokens);
+            let mut s = Session::new(&model, &mut kv, &mut scratch).unwrap();
+            for (p, &t) in tokens.iter().enumerate() {
+                assert_eq!(s.step(t).unwrap(), &want[p][..], "position {p}");
+            }
+            assert_eq!(s.step(0), Err(axon_core::Error::IndexOutOfRange { index: 8, len: 8 }));
+        }
+        let mut s = Session::new(&model, &mut kv, &mut scratch).unwrap();
+        assert_eq!(s.step(7), Err(axon_core::Error::IndexOutOfRange { index: 7, len: 7 }));
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_re_encodes_past_the_context() {
+        let m = int8();
+        let blob = AlignedBlob::new(&m.to_blob().unwrap());
+        let model = blob.model().unwrap();
+        let sampler = || Sampler::new(model.logits.scale, 0.9, 5, 1234).unwrap();
+        let a = generate(&model, &[1, 2], 30, sampler()).unwrap();
+        assert_eq!(a, generate(&model, &[1, 2], 30, sampler()).unwrap());
+        assert!(a.iter().all(|&t| t < 7));
+        // Greedy past the context: after the re-encode at T, the logits are
+        // those of a fresh session fed the last T/2 tokens.
+        let t = model.shape.ctx;
+        let (mut kv, mut scratch) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
+        let mut g = Generator::new(Session::new(&model, &mut kv, &mut scratch).unwrap(), Sampler::greedy());
+        g.prompt(&[3]).unwrap();
+        let mut all = vec![3u8];
+        for _ in 0..t {
+            all.push(g.next_token().unwrap());
+        }
+        assert_eq!(g.session.pos(), t / 2 + 1);
+        let tail = &all[all.len() - (t / 2 + 1)..];
+        let (mut kv2, mut scratch2) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
+        let mut fresh = Session::new(&model, &mut kv2, &mut scratch2).unwrap();
+        for &tok in tail {
+            fresh.step(tok).unwrap();
+        }
+        assert_eq!(fresh.logits(), g.session.logits());
+        assert_eq!(g.session.tokens(), &tail.iter().map(|&v| v as i8).collect::<Vec<_>>()[..]);
+        assert!(generate(&model, &[], 3, Sampler::greedy()).is_err());
+    }
+
+    #[test]
+    fn int8_loss_is_close_to_f32_loss_on_a_random_model() {
+        let (p, v, toks) = tiny();
+        let opts = QuantizeOptions { calib_windows: 8, ..QuantizeOptions::default() };
+        let m = quantize(&p, &v, &toks, &opts).unwrap();
+        let blob = AlignedBlob::new(&m.to_blob().unwrap());
+        let l8 = int8_loss(&blob.model().unwrap(), &toks, 10).unwrap();
+        let l32 = crate::lm::quantize::f32_loss(&p, &toks, 10).unwrap();
+        assert!((l8 - l32).abs() < 0.1, "int8 {l8}, f32 {l32}");
+        assert!(l32 > 1.0 && l32 < 4.0, "f32 {l32}");
+    }
+}
