@@ -9,7 +9,9 @@
 
 pub mod config;
 pub mod corpus;
+pub mod file;
 pub mod params;
+pub mod train;
 pub mod vocab;
 
 pub use config::LmConfig;
