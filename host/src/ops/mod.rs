@@ -21,6 +21,10 @@ use crate::quantize::Builder;
 use crate::train::Real;
 
 mod activation;
+pub mod causal_softmax;
+pub mod embedding;
+pub mod layer_norm;
+pub mod matmul;
 mod attrs;
 mod check;
 pub mod lut;
