@@ -10,6 +10,7 @@
 pub mod config;
 pub mod corpus;
 pub mod file;
+pub mod generate;
 pub mod infer;
 pub mod int8;
 pub mod params;
