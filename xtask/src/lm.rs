@@ -414,3 +414,17 @@ pub fn ci(machine: &str) -> Result<()> {
     lm(Path::new(&def_q), machine, true)?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn firmware_lines_parse() {
+        let text = "G prof 1 57074 [2207, 11563, 8740]\nG tok 0 0 5 100 [1, -2, 3]\nG prof 16 88867 [1, 2, 3]\nG prof 16 9 [4, 5, 6]\n";
+        let p = parse_profiles(text);
+        assert_eq!(p, vec![(1, 57074, vec![2207, 11563, 8740]), (16, 88867, vec![1, 2, 3])]);
+        let t = parse_tokens(text, 1).unwrap();
+        assert_eq!((t[0][0].token, t[0][0].instr, t[0][0].logits.clone()), (5, 100, vec![1, -2, 3]));
+    }
+}

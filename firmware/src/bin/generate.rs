@@ -169,7 +169,7 @@ fn run_job(
     let report = |g: &Generator<'_, '_, OpClock<'_>>, attended: usize, total: u64| {
         if profiled(attended, ctx) {
             defmt::println!(
-                "G prof {=usize} {=u64} {=[u64]}",
+                "G prof {=usize} {=u64} {=[?]}",
                 attended,
                 total,
                 &g.session.probe.per_op[..]
@@ -203,7 +203,7 @@ fn run_job(
             }
         };
         defmt::println!(
-            "G tok {=usize} {=usize} {=u8} {=u64} {=[i8]}",
+            "G tok {=usize} {=usize} {=u8} {=u64} {=[?]}",
             j,
             i,
             token,
