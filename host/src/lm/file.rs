@@ -87,11 +87,7 @@ pub fn tensors_json(params: &LmParams, data: &[Vec<f32>]) -> Vec<TensorJson> {
 
 impl LmFile {
     /// A model file (no checkpoint fields).
-    pub fn model(
-        params: &LmParams,
-        vocab: &Vocab,
-        training: Option<serde_json::Value>,
-    ) -> LmFile {
+    pub fn model(params: &LmParams, vocab: &Vocab, training: Option<serde_json::Value>) -> LmFile {
         LmFile {
             format: FORMAT.into(),
             version: VERSION,

@@ -21,13 +21,13 @@ use crate::quantize::Builder;
 use crate::train::Real;
 
 mod activation;
+mod attrs;
 pub mod causal_softmax;
+mod check;
 pub mod embedding;
 pub mod layer_norm;
-pub mod matmul;
-mod attrs;
-mod check;
 pub mod lut;
+pub mod matmul;
 
 pub use attrs::{parse_fused, parse_rounding};
 pub use check::Ctx;

@@ -189,7 +189,11 @@ mod tests {
             heads: 2,
         };
         let mut rng = Rng::new(8, 1);
-        let mut r = |k: usize| (0..k).map(|_| rng.next_f64() * 2.0 - 1.0).collect::<Vec<f64>>();
+        let mut r = |k: usize| {
+            (0..k)
+                .map(|_| rng.next_f64() * 2.0 - 1.0)
+                .collect::<Vec<f64>>()
+        };
         let (qkv, c) = (r(s.len * 3 * s.d), r(s.len * s.d));
         let run = |qkv: &[f64]| {
             let mut sc = Scratch::new(3, s.len);

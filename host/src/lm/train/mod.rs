@@ -207,6 +207,13 @@ impl Trainer {
         Trainer::assemble(params, opts, threads, rng)
     }
 
+    /// A run over given weights (`axon lm eval` evaluates through it).
+    pub fn with_params(params: LmParams, opts: Options, threads: usize) -> Result<Trainer> {
+        opts.validate()?;
+        let rng = Rng::new(opts.seed, STREAM_BATCHES);
+        Trainer::assemble(params, opts, threads, rng)
+    }
+
     fn assemble(params: LmParams, opts: Options, threads: usize, rng: Rng) -> Result<Trainer> {
         let decay = Adam::new(opts.beta1, opts.beta2, opts.eps, opts.weight_decay, true)?;
         let no_decay = Adam::new(opts.beta1, opts.beta2, opts.eps, 0.0, true)?;
@@ -283,7 +290,12 @@ impl Trainer {
         let (step, md, vd) = self.decay.state();
         let (_, mn, vn) = self.no_decay.state();
         let (m, v) = if md.is_empty() {
-            let z: Vec<Vec<f32>> = self.params.data.iter().map(|t| vec![0.0; t.len()]).collect();
+            let z: Vec<Vec<f32>> = self
+                .params
+                .data
+                .iter()
+                .map(|t| vec![0.0; t.len()])
+                .collect();
             (z.clone(), z)
         } else {
             (self.join_groups(md, mn), self.join_groups(vd, vn))
@@ -314,7 +326,11 @@ impl Trainer {
         let (mut d, mut n) = (d.iter(), n.iter());
         self.is_matrix
             .iter()
-            .map(|&mat| if mat { d.next() } else { n.next() }.cloned().unwrap_or_default())
+            .map(|&mat| {
+                if mat { d.next() } else { n.next() }
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .collect()
     }
 
@@ -414,7 +430,11 @@ impl Trainer {
             (0..threads).map(|_| Vec::new()).collect();
         let mut grads_iter = self.chunk_grads.iter_mut();
         for (c, l) in losses.iter_mut().enumerate() {
-            let g = if scale.is_some() { grads_iter.next() } else { None };
+            let g = if scale.is_some() {
+                grads_iter.next()
+            } else {
+                None
+            };
             work[c % threads].push((c, l, g));
         }
         let job = |ws: &mut Option<Workspace<f32>>,

@@ -129,6 +129,7 @@ fn pair<T>(v: &mut [Vec<T>], i: usize, j: usize) -> (&mut [T], &mut [T]) {
 /// the sum of the positions' cross-entropies (nats). With `grads = Some((g,
 /// scale))` it then runs the backward of `scale ×` that sum, adding into
 /// `g` (same tensors as `params`).
+#[inline(always)]
 pub fn forward_backward<T: Float>(
     cfg: &LmConfig,
     params: &[Vec<T>],

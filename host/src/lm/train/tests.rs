@@ -64,8 +64,15 @@ fn whole_model_gradient_check(tied: bool) {
     let mut ws = Workspace::<f64>::new(&cfg, n, len);
     let mut grads: Vec<Vec<f64>> = params.iter().map(|t| vec![0.0; t.len()]).collect();
     let loss = forward_backward(&cfg, &params, &x, &y, &mut ws, Some((&mut grads, scale)));
-    assert!(loss * scale > 1.0 && loss * scale < 4.0, "mean loss {}", loss * scale);
-    let names: Vec<String> = crate::lm::params::shapes(&cfg).into_iter().map(|s| s.0).collect();
+    assert!(
+        loss * scale > 1.0 && loss * scale < 4.0,
+        "mean loss {}",
+        loss * scale
+    );
+    let names: Vec<String> = crate::lm::params::shapes(&cfg)
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
     for k in 0..params.len() {
         let f = |v: &[f64]| {
             let mut p = params.clone();
@@ -97,7 +104,9 @@ fn naive_logits(cfg: &LmConfig, p: &[Vec<f32>], tokens: &[u8]) -> Vec<Vec<f64>> 
         let m = x.iter().sum::<f64>() / d as f64;
         let var = x.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / d as f64;
         let r = 1.0 / (var + 1e-5).sqrt();
-        (0..d).map(|j| (x[j] - m) * r * g[j] + b[j]).collect::<Vec<f64>>()
+        (0..d)
+            .map(|j| (x[j] - m) * r * g[j] + b[j])
+            .collect::<Vec<f64>>()
     };
     let lin = |x: &[f64], wt: &[f64], b: Option<&[f64]>, out: usize| {
         (0..out)
@@ -111,7 +120,11 @@ fn naive_logits(cfg: &LmConfig, p: &[Vec<f32>], tokens: &[u8]) -> Vec<Vec<f64>> 
     let mut xs: Vec<Vec<f64>> = tokens
         .iter()
         .enumerate()
-        .map(|(i, &t)| (0..d).map(|j| tok[t as usize * d + j] + pos[i * d + j]).collect())
+        .map(|(i, &t)| {
+            (0..d)
+                .map(|j| tok[t as usize * d + j] + pos[i * d + j])
+                .collect()
+        })
         .collect();
     for l in 0..cfg.n_layer {
         let g = |q: P| w(layer_index(l, q));
@@ -194,7 +207,10 @@ fn batched_logits_equal_a_naive_per_position_forward() {
             }
         }
         assert!(largest > 1.0, "logits too small to test: {largest}");
-        assert!(worst < 1e-4, "tied {tied}: worst logit difference {worst:e} (largest logit {largest})");
+        assert!(
+            worst < 1e-4,
+            "tied {tied}: worst logit difference {worst:e} (largest logit {largest})"
+        );
     }
 }
 
@@ -204,7 +220,11 @@ fn corpus_tokens(v: usize, n: usize) -> Vec<u8> {
     let mut t = 0usize;
     (0..n)
         .map(|_| {
-            t = if rng.below(4) == 0 { rng.below(v) } else { (t + 1) % v };
+            t = if rng.below(4) == 0 {
+                rng.below(v)
+            } else {
+                (t + 1) % v
+            };
             t as u8
         })
         .collect()

@@ -57,7 +57,11 @@ mod tests {
     fn causal_softmax_backward_matches_central_differences() {
         let (len, stride, scale) = (4, 5, 0.7);
         let mut rng = Rng::new(7, 1);
-        let mut r = |k: usize| (0..k).map(|_| rng.next_f64() * 4.0 - 2.0).collect::<Vec<f64>>();
+        let mut r = |k: usize| {
+            (0..k)
+                .map(|_| rng.next_f64() * 4.0 - 2.0)
+                .collect::<Vec<f64>>()
+        };
         let (s, c) = (r(len * stride), r(len * stride));
         let prefix = |m: &[f64], f: &dyn Fn(usize, usize) -> f64| {
             (0..len)

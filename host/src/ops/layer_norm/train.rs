@@ -68,8 +68,11 @@ pub fn layer_norm_backward<T: Float>(
         .zip(rstd)
     {
         let (mut s1, mut s2) = (T::ZERO, T::ZERO);
-        for (((&dyi, &xi), &gi), (dgi, dbi)) in
-            dyr.iter().zip(xr).zip(g).zip(dg.iter_mut().zip(db.iter_mut()))
+        for (((&dyi, &xi), &gi), (dgi, dbi)) in dyr
+            .iter()
+            .zip(xr)
+            .zip(g)
+            .zip(dg.iter_mut().zip(db.iter_mut()))
         {
             let xh = (xi - m) * r;
             let gh = dyi * gi;
@@ -101,7 +104,11 @@ mod tests {
     fn layer_norm_backward_matches_central_differences() {
         let (rows, d) = (3, 5);
         let mut rng = Rng::new(6, 1);
-        let mut r = |k: usize| (0..k).map(|_| rng.next_f64() * 2.0 - 1.0).collect::<Vec<f64>>();
+        let mut r = |k: usize| {
+            (0..k)
+                .map(|_| rng.next_f64() * 2.0 - 1.0)
+                .collect::<Vec<f64>>()
+        };
         let (x, g, b, c) = (r(rows * d), r(d), r(d), r(rows * d));
         let loss = |x: &[f64], g: &[f64], b: &[f64]| {
             let (mut y, mut m, mut s) = (vec![0.0; rows * d], vec![0.0; rows], vec![0.0; rows]);

@@ -168,7 +168,18 @@ mod tests {
             y.iter().zip(&c).map(|(a, b)| a * b).sum::<f64>()
         };
         let (mut dw, mut db, mut dx) = (vec![0.0; n * k], vec![0.0; n], vec![0.0; m * k]);
-        linear_backward(&c, &x, &w, &mut dw, Some(&mut db), Some(&mut dx), false, m, n, k);
+        linear_backward(
+            &c,
+            &x,
+            &w,
+            &mut dw,
+            Some(&mut db),
+            Some(&mut dx),
+            false,
+            m,
+            n,
+            k,
+        );
         check("dx", &x, &dx, &|v| loss(v, &w, &b), 1e-6);
         check("dw", &w, &dw, &|v| loss(&x, v, &b), 1e-6);
         check("db", &b, &db, &|v| loss(&x, &w, v), 1e-6);
