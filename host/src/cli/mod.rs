@@ -9,6 +9,7 @@ pub mod demo;
 pub mod eval;
 pub mod export;
 pub mod generate;
+pub mod lm;
 pub mod plot;
 pub mod predict;
 pub mod progress;
@@ -48,6 +49,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Print the article's hand calculations, computed by the core, step by step.
     Article(article::Args),
+    /// The character-level transformer language model: train, eval.
+    Lm(lm::LmArgs),
 }
 
 /// Runs one parsed command line.
@@ -63,5 +66,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dataset(a) => dataset::run(a),
         Command::Generate(a) => generate::run(a),
         Command::Article(a) => article::run(a),
+        Command::Lm(a) => lm::run(a),
     }
 }
