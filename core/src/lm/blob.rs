@@ -584,6 +584,17 @@ pub fn parse(bytes: &[u8]) -> Result<LmModel<'_>, LmBlobError> {
         *slot = *b;
     }
     let blocks = list.get(..shape.n_layer).unwrap_or(&[]);
-    let parts = Parts { shape, rounding, vocab, tok_emb, pos_emb, embed, blocks, ln_f, head, logits };
+    let parts = Parts {
+        shape,
+        rounding,
+        vocab,
+        tok_emb,
+        pos_emb,
+        embed,
+        blocks,
+        ln_f,
+        head,
+        logits,
+    };
     LmModel::new(parts).map_err(|why| header_bad("shape", why))
 }

@@ -19,8 +19,8 @@ mod session;
 pub use blob::{parse, LmBlobError};
 pub use generator::Generator;
 pub use sampler::Sampler;
-pub use session::{NoProbe, OpKind, Probe, Session};
 pub use sampler::SamplerError;
+pub use session::{NoProbe, OpKind, Probe, Session};
 
 use crate::kernels::gemv_i8::{fully_connected_i8, FullyConnectedParams};
 use crate::ops::add::AddInt8;

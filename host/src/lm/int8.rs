@@ -8,9 +8,9 @@ use anyhow::{bail, Context, Result};
 use axon_core::crc32::crc32;
 use axon_core::lm::blob::{header, MAGIC, VERSION};
 use axon_core::lm::{self as core_lm, Generator, LmModel, Parts, Sampler, Session, Shape};
-use axon_core::ops::layer_norm::LayerNormQuant;
 use axon_core::ops::add::AddInt8;
 use axon_core::ops::batch_matmul::MatmulQuant;
+use axon_core::ops::layer_norm::LayerNormQuant;
 use axon_core::quant::{QuantParams, Rounding, SoftmaxParams};
 
 /// An int8 fully connected layer, owned.
@@ -122,7 +122,8 @@ impl Writer {
 
     fn i32s(&mut self, v: &[i32]) {
         self.0.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        v.iter().for_each(|x| self.0.extend_from_slice(&x.to_le_bytes()));
+        v.iter()
+            .for_each(|x| self.0.extend_from_slice(&x.to_le_bytes()));
     }
 
     fn fc(&mut self, f: &core_lm::Fc<'_>) {
@@ -134,7 +135,11 @@ impl Writer {
     }
 
     fn ln(&mut self, l: &LayerNormQuant<'_>) {
-        self.i32s(&[l.shift as i32, l.epsilon as u32 as i32, (l.epsilon >> 32) as u32 as i32]);
+        self.i32s(&[
+            l.shift as i32,
+            l.epsilon as u32 as i32,
+            (l.epsilon >> 32) as u32 as i32,
+        ]);
         self.i32s(l.gain);
         self.i32s(l.bias);
     }
@@ -154,14 +159,18 @@ impl Writer {
     }
 
     fn matmul(&mut self, m: &MatmulQuant) {
-        self.i32s(&[m.lhs_zero_point, m.rhs_zero_point, m.output_zero_point, m.multiplier, m.shift]);
+        self.i32s(&[
+            m.lhs_zero_point,
+            m.rhs_zero_point,
+            m.output_zero_point,
+            m.multiplier,
+            m.shift,
+        ]);
     }
 
-    fn put<T: Copy>(&mut self, f: axon_core::blob::format::Field, v: T)
-    where
-        T: bytemuck::Pod,
-    {
-        self.0[f.offset..f.offset + std::mem::size_of::<T>()].copy_from_slice(bytemuck::bytes_of(&v));
+    fn put<T: bytemuck::Pod>(&mut self, f: axon_core::blob::format::Field, v: T) {
+        self.0[f.offset..f.offset + std::mem::size_of::<T>()]
+            .copy_from_slice(bytemuck::bytes_of(&v));
     }
 }
 
@@ -191,7 +200,11 @@ pub fn write_blob(m: &LmModel<'_>) -> Vec<u8> {
         w.fc(&b.k);
         w.fc(&b.v);
         w.matmul(&b.scores);
-        w.i32s(&[b.softmax.input_multiplier, b.softmax.input_left_shift, b.softmax.diff_min]);
+        w.i32s(&[
+            b.softmax.input_multiplier,
+            b.softmax.input_left_shift,
+            b.softmax.diff_min,
+        ]);
         w.matmul(&b.pv);
         w.fc(&b.proj);
         w.add(&b.add1);
@@ -227,7 +240,12 @@ impl Fc {
 impl Ln {
     /// The core's view.
     pub fn view(&self) -> LayerNormQuant<'_> {
-        LayerNormQuant { gain: &self.gain, bias: &self.bias, shift: self.shift, epsilon: self.epsilon }
+        LayerNormQuant {
+            gain: &self.gain,
+            bias: &self.bias,
+            shift: self.shift,
+            epsilon: self.epsilon,
+        }
     }
 }
 
@@ -290,7 +308,10 @@ impl AlignedBlob {
     pub fn new(bytes: &[u8]) -> AlignedBlob {
         let mut words = vec![0u32; bytes.len().div_ceil(4)];
         bytemuck::cast_slice_mut::<u32, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        AlignedBlob { words, len: bytes.len() }
+        AlignedBlob {
+            words,
+            len: bytes.len(),
+        }
     }
 
     /// The bytes.
@@ -308,7 +329,8 @@ impl AlignedBlob {
 pub fn read_blob(path: &str) -> Result<AlignedBlob> {
     let bytes = std::fs::read(path).with_context(|| format!("reading the int8 model {path}"))?;
     let blob = AlignedBlob::new(&bytes);
-    blob.model().with_context(|| format!("{path} is not a valid int8 LM"))?;
+    blob.model()
+        .with_context(|| format!("{path} is not a valid int8 LM"))?;
     Ok(blob)
 }
 
@@ -318,7 +340,15 @@ pub fn window_starts(n: usize, len: usize, count: usize) -> Result<Vec<usize>> {
         bail!("{n} tokens hold no window of {len} (asked for {count})");
     }
     let span = n - len;
-    Ok((0..count).map(|i| if count == 1 { 0 } else { i * span / (count - 1) }).collect())
+    Ok((0..count)
+        .map(|i| {
+            if count == 1 {
+                0
+            } else {
+                i * span / (count - 1)
+            }
+        })
+        .collect())
 }
 
 /// Mean cross-entropy (nats per character) of the int8 model on `windows`
@@ -333,10 +363,16 @@ pub fn int8_loss(model: &LmModel<'_>, tokens: &[u8], windows: usize) -> Result<f
     let lp = model.logits;
     for start in window_starts(tokens.len(), s.ctx + 1, windows)? {
         let w = &tokens[start..start + s.ctx + 1];
-        let mut session = Session::new(model, &mut kv, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut session =
+            Session::new(model, &mut kv, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
         for (i, &t) in w[..s.ctx].iter().enumerate() {
-            let logits = session.step(t).map_err(|e| anyhow::anyhow!("window at {start}, position {i}: {e}"))?;
-            let real: Vec<f64> = logits.iter().map(|&q| lp.scale as f64 * (q as i32 - lp.zero_point) as f64).collect();
+            let logits = session
+                .step(t)
+                .map_err(|e| anyhow::anyhow!("window at {start}, position {i}: {e}"))?;
+            let real: Vec<f64> = logits
+                .iter()
+                .map(|&q| lp.scale as f64 * (q as i32 - lp.zero_point) as f64)
+                .collect();
             let max = real.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let lse = real.iter().map(|v| (v - max).exp()).sum::<f64>().ln() + max;
             total += lse - real[w[i + 1] as usize];
@@ -355,9 +391,13 @@ pub fn generate(model: &LmModel<'_>, prompt: &[u8], n: usize, sampler: Sampler) 
     let mut scratch = vec![0i8; model.scratch_len()];
     let session = Session::new(model, &mut kv, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut g = Generator::new(session, sampler);
-    g.prompt(prompt).map_err(|e| anyhow::anyhow!("prompt: {e}"))?;
+    g.prompt(prompt)
+        .map_err(|e| anyhow::anyhow!("prompt: {e}"))?;
     (0..n)
-        .map(|i| g.next_token().map_err(|e| anyhow::anyhow!("token {i}: {e}")))
+        .map(|i| {
+            g.next_token()
+                .map_err(|e| anyhow::anyhow!("token {i}: {e}"))
+        })
         .collect()
 }
 
@@ -370,7 +410,15 @@ mod tests {
     use axon_core::lm::LmBlobError;
 
     fn tiny_cfg() -> LmConfig {
-        LmConfig { vocab: 7, d_model: 8, n_layer: 2, n_head: 2, ctx: 8, d_ff: 16, tied: false }
+        LmConfig {
+            vocab: 7,
+            d_model: 8,
+            n_layer: 2,
+            n_head: 2,
+            ctx: 8,
+            d_ff: 16,
+            tied: false,
+        }
     }
 
     /// A random model whose gains and biases are not the init's 1 and 0,
@@ -397,7 +445,10 @@ mod tests {
 
     fn int8() -> Int8Lm {
         let (p, v, toks) = tiny();
-        let opts = QuantizeOptions { calib_windows: 8, ..QuantizeOptions::default() };
+        let opts = QuantizeOptions {
+            calib_windows: 8,
+            ..QuantizeOptions::default()
+        };
         quantize(&p, &v, &toks, &opts).unwrap()
     }
 
@@ -427,14 +478,20 @@ mod tests {
         let blob = int8().to_blob().unwrap();
         for n in 0..blob.len() {
             let e = parse_err(&blob[..n]);
-            assert!(matches!(e, LmBlobError::Truncated { .. }), "length {n}: {e}");
+            assert!(
+                matches!(e, LmBlobError::Truncated { .. }),
+                "length {n}: {e}"
+            );
         }
         // Any flipped byte after the header's length field: the CRC.
         for at in (12..blob.len() - 4).step_by(7) {
             let mut b = blob.clone();
             b[at] ^= 0x40;
             let e = parse_err(&b);
-            assert!(matches!(e, LmBlobError::ChecksumMismatch { .. }), "byte {at}: {e}");
+            assert!(
+                matches!(e, LmBlobError::ChecksumMismatch { .. }),
+                "byte {at}: {e}"
+            );
         }
         let mut b = blob.clone();
         b[0] = b'X';
@@ -450,13 +507,22 @@ mod tests {
         let mut b = blob.clone();
         b[header::N_HEAD.offset] = 3;
         let e = parse_err(&resealed(b));
-        assert_eq!(e, LmBlobError::BadHeader { field: "shape", why: "n_head must divide d_model" });
+        assert_eq!(
+            e,
+            LmBlobError::BadHeader {
+                field: "shape",
+                why: "n_head must divide d_model"
+            }
+        );
         // A zero point out of range in block 1's ff1.
         let m = int8();
         let mut bad = m.clone();
         bad.blocks[1].ff1.output.zero_point = 300;
         let e = parse_err(&bad.to_blob().unwrap());
-        assert_eq!(e.to_string(), "LM blob section h1.ff1.params: a zero point is outside -128..=127");
+        assert_eq!(
+            e.to_string(),
+            "LM blob section h1.ff1.params: a zero point is outside -128..=127"
+        );
         let mut bad = m.clone();
         bad.blocks[0].ln2.epsilon = 0;
         let e = parse_err(&bad.to_blob().unwrap());
@@ -467,10 +533,16 @@ mod tests {
         let total = b.len() as u32 + 4;
         b[8..12].copy_from_slice(&total.to_le_bytes());
         b.extend_from_slice(&[0; 4]);
-        assert_eq!(parse_err(&resealed(b)), LmBlobError::TrailingBytes { len: 8 });
+        assert_eq!(
+            parse_err(&resealed(b)),
+            LmBlobError::TrailingBytes { len: 8 }
+        );
         // Misaligned in memory.
         let a = AlignedBlob::new(&[&[0u8][..], &blob].concat());
-        assert_eq!(axon_core::lm::parse(&a.bytes()[1..]), Err(LmBlobError::UnalignedBuffer));
+        assert_eq!(
+            axon_core::lm::parse(&a.bytes()[1..]),
+            Err(LmBlobError::UnalignedBuffer)
+        );
     }
 
     /// TFLite's FC written out: `Σ w·(x − zp_in) + b`, requantized.
@@ -480,9 +552,14 @@ mod tests {
             .chunks(d_in)
             .enumerate()
             .map(|(c, row)| {
-                let acc: i64 = row.iter().zip(x).map(|(&w, &v)| w as i64 * (v as i64 - f.input.zero_point as i64)).sum();
+                let acc: i64 = row
+                    .iter()
+                    .zip(x)
+                    .map(|(&w, &v)| w as i64 * (v as i64 - f.input.zero_point as i64))
+                    .sum();
                 let acc = (acc + f.bias[c] as i64) as i32;
-                (r.multiply(acc, f.multiplier[c], f.shift[c]) + f.output.zero_point).clamp(-128, 127) as i8
+                (r.multiply(acc, f.multiplier[c], f.shift[c]) + f.output.zero_point)
+                    .clamp(-128, 127) as i8
             })
             .collect()
     }
@@ -491,9 +568,12 @@ mod tests {
         let acc: i64 = a
             .iter()
             .zip(b)
-            .map(|(&x, &y)| (x as i64 - q.lhs_zero_point as i64) * (y as i64 - q.rhs_zero_point as i64))
+            .map(|(&x, &y)| {
+                (x as i64 - q.lhs_zero_point as i64) * (y as i64 - q.rhs_zero_point as i64)
+            })
             .sum();
-        (q.rounding.multiply(acc as i32, q.multiplier, q.shift) + q.output_zero_point).clamp(-128, 127) as i8
+        (q.rounding.multiply(acc as i32, q.multiplier, q.shift) + q.output_zero_point)
+            .clamp(-128, 127) as i8
     }
 
     fn ln(l: &Ln, x: &[i8]) -> Vec<i8> {
@@ -514,7 +594,10 @@ mod tests {
             .map(|(p, &t)| {
                 let te = &m.tok_emb[t as usize * d..][..d];
                 let pe = &m.pos_emb[p * d..][..d];
-                te.iter().zip(pe).map(|(&a, &b)| m.embed.add(a, b)).collect()
+                te.iter()
+                    .zip(pe)
+                    .map(|(&a, &b)| m.embed.add(a, b))
+                    .collect()
             })
             .collect();
         for b in &m.blocks {
@@ -526,7 +609,9 @@ mod tests {
                 let mut att = vec![0i8; d];
                 for j in 0..s.n_head {
                     let cols = j * dh..(j + 1) * dh;
-                    let sc: Vec<i8> = (0..=p).map(|i| mm(&b.scores, &q[p][cols.clone()], &k[i][cols.clone()])).collect();
+                    let sc: Vec<i8> = (0..=p)
+                        .map(|i| mm(&b.scores, &q[p][cols.clone()], &k[i][cols.clone()]))
+                        .collect();
                     let mut pr = vec![0i8; p + 1];
                     axon_core::quant::softmax_i8(&b.softmax, &sc, &mut pr);
                     for (c, col) in cols.clone().enumerate() {
@@ -535,10 +620,21 @@ mod tests {
                     }
                 }
                 let proj = fc(&b.proj, r, &att);
-                let x1: Vec<i8> = xs[p].iter().zip(&proj).map(|(&a, &c)| b.add1.add(a, c)).collect();
-                let ff: Vec<i8> = fc(&b.ff1, r, &ln(&b.ln2, &x1)).iter().map(|&c| b.gelu[c as u8 as usize]).collect();
+                let x1: Vec<i8> = xs[p]
+                    .iter()
+                    .zip(&proj)
+                    .map(|(&a, &c)| b.add1.add(a, c))
+                    .collect();
+                let ff: Vec<i8> = fc(&b.ff1, r, &ln(&b.ln2, &x1))
+                    .iter()
+                    .map(|&c| b.gelu[c as u8 as usize])
+                    .collect();
                 let ff2 = fc(&b.ff2, r, &ff);
-                xs[p] = x1.iter().zip(&ff2).map(|(&a, &c)| b.add2.add(a, c)).collect();
+                xs[p] = x1
+                    .iter()
+                    .zip(&ff2)
+                    .map(|(&a, &c)| b.add2.add(a, c))
+                    .collect();
             }
         }
         xs.iter().map(|x| fc(&m.head, r, &ln(&m.ln_f, x))).collect()
@@ -552,16 +648,24 @@ mod tests {
         let (mut kv, mut scratch) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
         let mut rng = Rng::new(77, 1);
         for _ in 0..5 {
-            let tokens: Vec<u8> = (0..m.shape.ctx).map(|_| (rng.next_u64() % 7) as u8).collect();
+            let tokens: Vec<u8> = (0..m.shape.ctx)
+                .map(|_| (rng.next_u64() % 7) as u8)
+                .collect();
             let want = reference_logits(&m, &tokens);
             let mut s = Session::new(&model, &mut kv, &mut scratch).unwrap();
             for (p, &t) in tokens.iter().enumerate() {
                 assert_eq!(s.step(t).unwrap(), &want[p][..], "position {p}");
             }
-            assert_eq!(s.step(0), Err(axon_core::Error::IndexOutOfRange { index: 8, len: 8 }));
+            assert_eq!(
+                s.step(0),
+                Err(axon_core::Error::IndexOutOfRange { index: 8, len: 8 })
+            );
         }
         let mut s = Session::new(&model, &mut kv, &mut scratch).unwrap();
-        assert_eq!(s.step(7), Err(axon_core::Error::IndexOutOfRange { index: 7, len: 7 }));
+        assert_eq!(
+            s.step(7),
+            Err(axon_core::Error::IndexOutOfRange { index: 7, len: 7 })
+        );
     }
 
     #[test]
@@ -577,7 +681,10 @@ mod tests {
         // those of a fresh session fed the last T/2 tokens.
         let t = model.shape.ctx;
         let (mut kv, mut scratch) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
-        let mut g = Generator::new(Session::new(&model, &mut kv, &mut scratch).unwrap(), Sampler::greedy());
+        let mut g = Generator::new(
+            Session::new(&model, &mut kv, &mut scratch).unwrap(),
+            Sampler::greedy(),
+        );
         g.prompt(&[3]).unwrap();
         let mut all = vec![3u8];
         for _ in 0..t {
@@ -591,14 +698,20 @@ mod tests {
             fresh.step(tok).unwrap();
         }
         assert_eq!(fresh.logits(), g.session.logits());
-        assert_eq!(g.session.tokens(), &tail.iter().map(|&v| v as i8).collect::<Vec<_>>()[..]);
+        assert_eq!(
+            g.session.tokens(),
+            &tail.iter().map(|&v| v as i8).collect::<Vec<_>>()[..]
+        );
         assert!(generate(&model, &[], 3, Sampler::greedy()).is_err());
     }
 
     #[test]
     fn int8_loss_is_close_to_f32_loss_on_a_random_model() {
         let (p, v, toks) = tiny();
-        let opts = QuantizeOptions { calib_windows: 8, ..QuantizeOptions::default() };
+        let opts = QuantizeOptions {
+            calib_windows: 8,
+            ..QuantizeOptions::default()
+        };
         let m = quantize(&p, &v, &toks, &opts).unwrap();
         let blob = AlignedBlob::new(&m.to_blob().unwrap());
         let l8 = int8_loss(&blob.model().unwrap(), &toks, 10).unwrap();
