@@ -10,6 +10,7 @@ pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod lm;
+pub mod lm_int8;
 pub mod plot;
 pub mod predict;
 pub mod progress;

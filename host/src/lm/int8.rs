@@ -168,10 +168,7 @@ impl Writer {
         ]);
     }
 
-    fn put<T: Copy>(&mut self, f: axon_core::blob::format::Field, v: T)
-    where
-        T: bytemuck::Pod,
-    {
+    fn put<T: bytemuck::Pod>(&mut self, f: axon_core::blob::format::Field, v: T) {
         self.0[f.offset..f.offset + std::mem::size_of::<T>()]
             .copy_from_slice(bytemuck::bytes_of(&v));
     }
