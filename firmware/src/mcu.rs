@@ -91,6 +91,39 @@ mod logger {
     }
 }
 
+#[cfg(feature = "qemu")]
+/// Reads the host file `path` (NUL-terminated) into `buf`; its length, or
+/// `None` if it cannot be opened, does not fit, or reads short.
+pub fn read_host_file(path: &[u8], buf: &mut [u8]) -> Option<usize> {
+    let name_len = path.len().checked_sub(1)?;
+    // SAFETY: SYS_OPEN reads `name_len` bytes of `path` (NUL-terminated, live
+    // for the call); QEMU's semihosting implements it for the host's files.
+    let fd = unsafe {
+        cortex_m_semihosting::syscall!(
+            OPEN,
+            path.as_ptr(),
+            cortex_m_semihosting::nr::open::R_BINARY,
+            name_len
+        )
+    } as isize;
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: SYS_FLEN on the handle just opened.
+    let len = unsafe { cortex_m_semihosting::syscall!(FLEN, fd) } as isize;
+    let fits = len >= 0 && (len as usize) <= buf.len();
+    // SAFETY: SYS_READ writes at most `len` bytes into `buf`, which holds at
+    // least `len` bytes when `fits`.
+    let unread = if fits {
+        unsafe { cortex_m_semihosting::syscall!(READ, fd, buf.as_mut_ptr(), len) }
+    } else {
+        usize::MAX
+    };
+    // SAFETY: SYS_CLOSE on the handle opened above, once.
+    unsafe { cortex_m_semihosting::syscall!(CLOSE, fd) };
+    (fits && unread == 0).then_some(len as usize)
+}
+
 /// Ends the program: on QEMU the exit code leaves through semihosting
 /// (0 = success); on a board the core stops at a breakpoint (probe-rs ends
 /// the run there).
@@ -242,6 +275,15 @@ impl Ticks {
     /// on a board, cycles per 1,000 `nop`s).
     pub fn ticks_per_kilo_instr(&self) -> u64 {
         self.per_kilo_instr
+    }
+
+    /// The instructions `ticks` (a difference of two [`Ticks::now`]
+    /// readings) stand for, the read overhead subtracted, rounded to
+    /// nearest.
+    #[inline(always)]
+    pub fn instructions(&self, ticks: u64) -> u64 {
+        let ticks = (ticks & self.mask()).saturating_sub(self.overhead);
+        (ticks * 1000 + self.per_kilo_instr / 2) / self.per_kilo_instr
     }
 
     /// Runs `f` and returns its result with the instructions it took

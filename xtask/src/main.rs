@@ -14,10 +14,12 @@
 //! cargo xtask m0                  the core on a Cortex-M0 (thumbv6m, QEMU microbit), sine parity
 //! cargo xtask panic-never         blob → interpreter and generated forward(), linked with no panic path, in QEMU
 //! cargo xtask verify [--dir D | --blob F] [--model M]  an exported blob (axon demo's by default) in QEMU == axon predict
-//! cargo xtask ci                  check-models, kernel-test, parity, m7, soft-float, m0, demo, panic-never
+//! cargo xtask lm [--blob F] [--board]  an int8 language model generating in QEMU == axon generate, token by token
+//! cargo xtask ci                  check-models, kernel-test, parity, m7, soft-float, m0, demo, panic-never, lm
 //! ```
 
 mod firmware;
+mod lm;
 mod models;
 mod verify;
 
@@ -88,8 +90,25 @@ enum Command {
         #[arg(long, default_value = "mps2-an386")]
         machine: String,
     },
+    /// An int8 language model (`axon lm quantize --out`) generating text in
+    /// QEMU, every token and logits code compared with `axon generate`;
+    /// instructions per token by position and op. Without `--blob`: a small
+    /// model trained and quantized for it (`out/lm-ci/`), and the default
+    /// configuration (untrained weights: the same size and instructions)
+    /// profiled and linked for the STM32F411CE.
+    Lm {
+        /// The int8 model.
+        #[arg(long)]
+        blob: Option<std::path::PathBuf>,
+        /// Also link it for the STM32F411CE memory map and print its flash and RAM.
+        #[arg(long)]
+        board: bool,
+        /// The QEMU machine: mps2-an386 (Cortex-M4F) or mps2-an500 (Cortex-M7).
+        #[arg(long, default_value = "mps2-an386")]
+        machine: String,
+    },
     /// What CI runs: check-models, kernel-test, parity, m7, soft-float, m0,
-    /// demo, panic-never.
+    /// demo, panic-never, lm.
     Ci,
 }
 
@@ -122,6 +141,14 @@ fn main() -> anyhow::Result<()> {
             let exported = verify::Exported::new(&blob, model.as_deref());
             verify::verify(&exported, &data, &machine).map(|_| ())
         }
+        Command::Lm {
+            blob,
+            board,
+            machine,
+        } => match blob {
+            Some(b) => lm::lm(&b, &machine, board).map(|_| ()),
+            None => lm::ci(&machine),
+        },
         Command::Ci => {
             models::check()?;
             firmware::kernel_test()?;
@@ -130,7 +157,8 @@ fn main() -> anyhow::Result<()> {
             firmware::soft_float()?;
             firmware::m0()?;
             firmware::demo()?;
-            firmware::panic_never()
+            firmware::panic_never()?;
+            lm::ci("mps2-an386")
         }
     }
 }

@@ -12,10 +12,9 @@
 #![no_std]
 #![no_main]
 
-use axon_firmware::mcu;
+use axon_firmware::mcu::{self, read_host_file};
 use axon_firmware::models::{input_row, Aligned};
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{nr, syscall};
 
 /// Largest blob and input file this runner accepts (mps2 has 4 MiB of RAM).
 const BLOB_CAP: usize = 512 * 1024;
@@ -26,31 +25,6 @@ const ARENA: usize = 64 * 1024;
 
 /// The interpreter's arena (8-byte aligned).
 type Arena = axon_core::graph::arena::Arena<ARENA>;
-
-/// Reads the host file `path` (NUL-terminated) into `buf`; its length, or
-/// `None` if it cannot be opened, does not fit, or reads short.
-fn read_host_file(path: &[u8], buf: &mut [u8]) -> Option<usize> {
-    let name_len = path.len().checked_sub(1)?;
-    // SAFETY: SYS_OPEN reads `name_len` bytes of `path` (NUL-terminated, live
-    // for the call); QEMU's semihosting implements it for the host's files.
-    let fd = unsafe { syscall!(OPEN, path.as_ptr(), nr::open::R_BINARY, name_len) } as isize;
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: SYS_FLEN on the handle just opened.
-    let len = unsafe { syscall!(FLEN, fd) } as isize;
-    let fits = len >= 0 && (len as usize) <= buf.len();
-    // SAFETY: SYS_READ writes at most `len` bytes into `buf`, which holds at
-    // least `len` bytes when `fits`.
-    let unread = if fits {
-        unsafe { syscall!(READ, fd, buf.as_mut_ptr(), len) }
-    } else {
-        usize::MAX
-    };
-    // SAFETY: SYS_CLOSE on the handle opened above, once.
-    unsafe { syscall!(CLOSE, fd) };
-    (fits && unread == 0).then_some(len as usize)
-}
 
 #[entry]
 fn main() -> ! {

@@ -8,6 +8,8 @@ pub mod dataset;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod generate;
+pub mod lm;
 pub mod lm_int8;
 pub mod plot;
 pub mod predict;
@@ -44,8 +46,12 @@ pub enum Command {
     Convert(convert::Args),
     /// Write a generated or bundled data set as CSV.
     Dataset(dataset::Args),
+    /// Generate text from a language model (f32 or int8; KV cache, seeded sampling).
+    Generate(generate::GenerateArgs),
     /// Print the article's hand calculations, computed by the core, step by step.
     Article(article::Args),
+    /// The character-level transformer language model: train, eval.
+    Lm(lm::LmArgs),
 }
 
 /// Runs one parsed command line.
@@ -59,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => export::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Dataset(a) => dataset::run(a),
+        Command::Generate(a) => generate::run(a),
         Command::Article(a) => article::run(a),
+        Command::Lm(a) => lm::run(a),
     }
 }

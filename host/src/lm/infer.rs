@@ -64,7 +64,7 @@ pub fn layer_norm(x: &[f32], g: &[f32], b: &[f32], y: &mut [f32]) {
     let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
     let var = x
         .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
+        .map(|&v| (f64::from(v) - mean) * (f64::from(v) - mean))
         .sum::<f64>()
         / n;
     let (mean, inv) = (mean as f32, (1.0 / (var + f64::from(LN_EPS)).sqrt()) as f32);
@@ -73,13 +73,13 @@ pub fn layer_norm(x: &[f32], g: &[f32], b: &[f32], y: &mut [f32]) {
     }
 }
 
-/// Softmax of `x` in place: the maximum subtracted, `exp` in f32, the sum
-/// in f64.
+/// Softmax of `x` in place: the maximum subtracted, libm's `expf` (the
+/// same bits on every machine), the sum in f64.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0f64;
     for v in x.iter_mut() {
-        *v = (*v - max).exp();
+        *v = libm::expf(*v - max);
         sum += f64::from(*v);
     }
     let inv = (1.0 / sum) as f32;

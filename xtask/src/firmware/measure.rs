@@ -28,7 +28,7 @@ pub fn bench() -> anyhow::Result<()> {
 }
 
 /// `arm-none-eabi-size -A`: section → bytes.
-fn sections(elf: &Path) -> anyhow::Result<BTreeMap<String, u64>> {
+pub(crate) fn sections(elf: &Path) -> anyhow::Result<BTreeMap<String, u64>> {
     let out = Command::new("arm-none-eabi-size")
         .arg("-A")
         .arg(elf)

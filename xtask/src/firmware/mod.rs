@@ -15,6 +15,7 @@ mod measure;
 mod parity;
 mod runs;
 
+pub(crate) use measure::sections;
 pub use measure::{bench, footprint};
 pub(crate) use parity::{compare_rows, firmware_outputs, host_outputs};
 pub use parity::{parity, soft_float};
@@ -28,7 +29,7 @@ pub(crate) fn fw_dir() -> PathBuf {
 
 /// `cargo` in `firmware/` (its own .cargo/config.toml: target, runner),
 /// with a clean environment and its own target directory (`sub`).
-fn cargo_fw(args: &[&str], sub: &str, envs: &[(&str, &str)]) -> anyhow::Result<()> {
+pub(crate) fn cargo_fw(args: &[&str], sub: &str, envs: &[(&str, &str)]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(fw_dir())
