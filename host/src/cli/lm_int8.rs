@@ -12,7 +12,7 @@ use axon_core::quant::Rounding;
 use crate::lm::corpus::{read_text, Corpus};
 use crate::lm::file::read_model;
 use crate::lm::int8::{int8_loss, read_blob, AlignedBlob};
-use crate::lm::quantize::{f32_loss, quantize, QuantizeOptions};
+use crate::lm::quantize::{activation_errors, f32_loss, quantize, QuantizeOptions};
 use crate::lm::{LmParams, Vocab};
 use crate::quantize::Calibration;
 
@@ -84,6 +84,17 @@ pub fn run_quantize(a: &QuantizeArgs, params: &LmParams, vocab: &Vocab) -> Resul
         t + 1,
         l8 - l32,
         started.elapsed().as_secs_f64()
+    );
+    let mut errors = activation_errors(params, &int8, &corpus.val, 2)?;
+    errors.sort_by(|a, b| b.relative_rms.total_cmp(&a.relative_rms));
+    let worst: Vec<String> = errors
+        .iter()
+        .take(5)
+        .map(|e| format!("{} {:.1} %", e.name, 100.0 * e.relative_rms))
+        .collect();
+    println!(
+        "largest int8 activation errors (relative RMS vs f32, 2 validation windows): {}",
+        worst.join(", ")
     );
     Ok(())
 }
