@@ -76,20 +76,31 @@ impl OpKind {
 
 /// Called at every op boundary of a step: [`Probe::begin`] before the
 /// first op, [`Probe::end`] after each (with the op that just ended and its
-/// output codes: the query for [`OpKind::Qkv`], one head's row for the
-/// per-head ops), so a probe that reads a clock in both attributes each
+/// output codes through [`Probe::output`] just before: the query for
+/// [`OpKind::Qkv`], one head's row for the per-head ops), so a probe that reads a clock in both attributes each
 /// interval to one op, and a host probe can compare activations. The
 /// default methods do nothing and compile away.
 pub trait Probe {
     /// A step starts.
     #[inline(always)]
     fn begin(&mut self) {}
-    /// `op` of block `layer` (`None`: outside the blocks) ended with
-    /// output `out`.
+    /// `op` of block `layer` (`None`: outside the blocks) ended.
     #[inline(always)]
-    fn end(&mut self, op: OpKind, layer: Option<u8>, out: &[i8]) {
+    fn end(&mut self, op: OpKind, layer: Option<u8>) {
+        let _ = (op, layer);
+    }
+    /// The output codes of `op`, just before [`Probe::end`] for it.
+    #[inline(always)]
+    fn output(&mut self, op: OpKind, layer: Option<u8>, out: &[i8]) {
         let _ = (op, layer, out);
     }
+}
+
+/// Reports `op`'s output, then its end.
+#[inline(always)]
+fn done<P: Probe>(probe: &mut P, op: OpKind, layer: Option<u8>, out: &[i8]) {
+    probe.output(op, layer, out);
+    probe.end(op, layer);
 }
 
 /// The probe that does nothing.
@@ -276,7 +287,7 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
         for ((xi, &a), &b) in x.iter_mut().zip(tmp.iter()).zip(h.iter()) {
             *xi = m.embed.add(a, b);
         }
-        self.probe.end(super::OpKind::Embed, None, x);
+        done(&mut self.probe, super::OpKind::Embed, None, x);
 
         let plane = t * d;
         for (l, blk) in m.blocks().iter().enumerate() {
@@ -288,11 +299,11 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
             })?;
 
             layer_norm_i8(&blk.ln1, x, h)?;
-            self.probe.end(super::OpKind::LayerNorm, layer, h);
+            done(&mut self.probe, super::OpKind::LayerNorm, layer, h);
             blk.q.run(r, h, q)?;
             blk.k.run(r, h, span(kc, p * d, d)?)?;
             blk.v.run(r, h, span(vc, p * d, d)?)?;
-            self.probe.end(super::OpKind::Qkv, layer, q);
+            done(&mut self.probe, super::OpKind::Qkv, layer, q);
 
             let n = p + 1;
             let sc = span(scores, 0, n)?;
@@ -305,9 +316,9 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
                     stride: d,
                 };
                 matmul_i8_strided(&blk.scores, qj, kj, true, (1, dh, n), sc, n)?;
-                self.probe.end(super::OpKind::Scores, layer, sc);
+                done(&mut self.probe, super::OpKind::Scores, layer, sc);
                 softmax_i8(&blk.softmax, sc, pr);
-                self.probe.end(super::OpKind::Softmax, layer, pr);
+                done(&mut self.probe, super::OpKind::Softmax, layer, pr);
                 let vj = Strided {
                     data: vc.get(c0..).unwrap_or(&[]),
                     stride: d,
@@ -321,38 +332,35 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
                     span(att, c0, dh)?,
                     dh,
                 )?;
-                self.probe.end(
-                    super::OpKind::Pv,
-                    layer,
-                    att.get(c0..c0 + dh).unwrap_or(&[]),
-                );
+                let head_out = att.get(c0..c0 + dh).unwrap_or(&[]);
+                done(&mut self.probe, super::OpKind::Pv, layer, head_out);
             }
 
             blk.proj.run(r, att, tmp)?;
-            self.probe.end(super::OpKind::Proj, layer, tmp);
+            done(&mut self.probe, super::OpKind::Proj, layer, tmp);
             for (xi, &a) in x.iter_mut().zip(tmp.iter()) {
                 *xi = blk.add1.add(*xi, a);
             }
-            self.probe.end(super::OpKind::Residual, layer, x);
+            done(&mut self.probe, super::OpKind::Residual, layer, x);
 
             layer_norm_i8(&blk.ln2, x, h)?;
-            self.probe.end(super::OpKind::LayerNorm, layer, h);
+            done(&mut self.probe, super::OpKind::LayerNorm, layer, h);
             blk.ff1.run(r, h, ff)?;
-            self.probe.end(super::OpKind::Ff1, layer, ff);
+            done(&mut self.probe, super::OpKind::Ff1, layer, ff);
             crate::ops::lut::apply(blk.gelu, ff, ffg);
-            self.probe.end(super::OpKind::Gelu, layer, ffg);
+            done(&mut self.probe, super::OpKind::Gelu, layer, ffg);
             blk.ff2.run(r, ffg, tmp)?;
-            self.probe.end(super::OpKind::Ff2, layer, tmp);
+            done(&mut self.probe, super::OpKind::Ff2, layer, tmp);
             for (xi, &a) in x.iter_mut().zip(tmp.iter()) {
                 *xi = blk.add2.add(*xi, a);
             }
-            self.probe.end(super::OpKind::Residual, layer, x);
+            done(&mut self.probe, super::OpKind::Residual, layer, x);
         }
 
         layer_norm_i8(&m.ln_f, x, h)?;
-        self.probe.end(super::OpKind::LayerNorm, None, h);
+        done(&mut self.probe, super::OpKind::LayerNorm, None, h);
         m.head.run(r, h, logits)?;
-        self.probe.end(super::OpKind::Head, None, logits);
+        done(&mut self.probe, super::OpKind::Head, None, logits);
         self.pos = p + 1;
         Ok(logits)
     }

@@ -1,19 +1,18 @@
 //! The int8 language model's commands: `axon lm quantize` (f32 model →
-//! `.axlm` blob, with the f32 and int8 validation losses side by side),
-//! the int8 variants of `axon lm eval` and `axon generate`. The integrator
-//! wires them into `axon lm …`; each takes an already-read f32 model where
-//! it needs one (`lm::file`).
+//! `.axlm` blob, with the f32 and int8 validation losses side by side) and
+//! the int8 variant of `axon lm eval`. (`axon generate` reads both kinds:
+//! `cli::generate`.)
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
-use axon_core::lm::Sampler;
+use anyhow::{Context, Result};
 use axon_core::quant::Rounding;
 
 use crate::lm::corpus::{read_text, Corpus};
-use crate::lm::int8::{generate, int8_loss, read_blob, AlignedBlob};
-use crate::lm::quantize::{f32_loss, quantize, QuantizeOptions};
+use crate::lm::file::read_model;
+use crate::lm::int8::{int8_loss, read_blob, AlignedBlob};
+use crate::lm::quantize::{activation_errors, f32_loss, quantize, QuantizeOptions};
 use crate::lm::{LmParams, Vocab};
 use crate::quantize::Calibration;
 
@@ -43,6 +42,12 @@ pub struct QuantizeArgs {
     /// Where to write the int8 model blob (`.axlm`).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `axon lm quantize`: reads the f32 model, quantizes, writes, reports.
+pub fn run(a: QuantizeArgs) -> Result<()> {
+    let (params, vocab, _) = read_model(&a.model)?;
+    run_quantize(&a, &params, &vocab)
 }
 
 /// Quantizes `params` (read from `a.model`), writes the blob, reports the
@@ -80,6 +85,17 @@ pub fn run_quantize(a: &QuantizeArgs, params: &LmParams, vocab: &Vocab) -> Resul
         l8 - l32,
         started.elapsed().as_secs_f64()
     );
+    let mut errors = activation_errors(params, &int8, &corpus.val, 2)?;
+    errors.sort_by(|a, b| b.relative_rms.total_cmp(&a.relative_rms));
+    let worst: Vec<String> = errors
+        .iter()
+        .take(5)
+        .map(|e| format!("{} {:.1} %", e.name, 100.0 * e.relative_rms))
+        .collect();
+    println!(
+        "largest int8 activation errors (relative RMS vs f32, 2 validation windows): {}",
+        worst.join(", ")
+    );
     Ok(())
 }
 
@@ -112,49 +128,54 @@ pub fn run_eval(a: &EvalArgs) -> Result<f64> {
     Ok(loss)
 }
 
-/// Arguments of the int8 `axon generate`.
-#[derive(Debug, clap::Args)]
-pub struct GenerateArgs {
-    /// The int8 model blob (`.axlm`).
-    #[arg(long)]
-    pub model: PathBuf,
-    /// The prompt (characters of the model's vocabulary; at least one).
-    #[arg(long, default_value = "\n")]
-    pub prompt: String,
-    /// Tokens to generate.
-    #[arg(long, default_value_t = 200)]
-    pub tokens: usize,
-    /// Temperature (0: greedy).
-    #[arg(long, default_value_t = 0.8)]
-    pub temperature: f32,
-    /// Sample among the `k` most likely tokens.
-    #[arg(long, default_value_t = 40)]
-    pub top_k: usize,
-    /// Seed of the sampler.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::file::LmFile;
+    use crate::lm::LmConfig;
 
-/// Generates text with the int8 model; returns it (prompt excluded).
-pub fn run_generate(a: &GenerateArgs) -> Result<String> {
-    let blob = read_blob(&a.model.to_string_lossy())?;
-    let model = blob.model()?;
-    let vocab = Vocab::new(model.vocab.chars().collect())?;
-    let prompt = vocab.encode(&a.prompt).context("the prompt")?;
-    if prompt.is_empty() {
-        bail!("the prompt is empty: generation needs at least one character");
+    #[test]
+    fn quantize_writes_a_blob_that_eval_reads_and_bad_input_is_named() {
+        let dir = std::env::temp_dir().join(format!("axon-lm-int8-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = "the cat sat on the mat. ".repeat(40);
+        let vocab = Vocab::from_text(&text).unwrap();
+        let cfg = LmConfig {
+            vocab: vocab.len(),
+            d_model: 8,
+            n_layer: 1,
+            n_head: 2,
+            ctx: 8,
+            d_ff: 16,
+            tied: false,
+        };
+        let params = LmParams::init(cfg, 3).unwrap();
+        let (model, text_path, out) = (dir.join("m.json"), dir.join("t.txt"), dir.join("m.axlm"));
+        LmFile::model(&params, &vocab, None).write(&model).unwrap();
+        std::fs::write(&text_path, &text).unwrap();
+        let a = QuantizeArgs {
+            model: model.clone(),
+            text: text_path.to_string_lossy().into(),
+            calib_windows: 4,
+            val_windows: 4,
+            percentile: None,
+            rounding: Rounding::Double,
+            out: out.clone(),
+        };
+        run(a).unwrap();
+        let e = EvalArgs {
+            model: out.clone(),
+            text: text_path.to_string_lossy().into(),
+            windows: 4,
+        };
+        let loss = run_eval(&e).unwrap();
+        assert!(loss.is_finite() && loss > 0.0, "{loss}");
+        std::fs::write(&out, b"AXLM not really").unwrap();
+        let err = run_eval(&e).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("m.axlm is not a valid int8 LM"),
+            "{err:#}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
-    let sampler = Sampler::new(model.logits.scale, a.temperature, a.top_k, a.seed)
-        .map_err(|e| anyhow::anyhow!("--temperature/--top-k: {e}"))?;
-    let started = Instant::now();
-    let tokens = generate(&model, &prompt, a.tokens, sampler)?;
-    let text = vocab.decode(&tokens);
-    println!("{}{text}", a.prompt);
-    eprintln!(
-        "{} tokens in {:.2} s ({:.0} tokens/s)",
-        tokens.len(),
-        started.elapsed().as_secs_f64(),
-        tokens.len() as f64 / started.elapsed().as_secs_f64().max(1e-9)
-    );
-    Ok(text)
 }

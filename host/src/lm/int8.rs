@@ -706,6 +706,26 @@ mod tests {
     }
 
     #[test]
+    fn activation_errors_cover_every_point_and_are_small() {
+        let (p, v, toks) = tiny();
+        let opts = QuantizeOptions {
+            calib_windows: 8,
+            ..QuantizeOptions::default()
+        };
+        let m = quantize(&p, &v, &toks, &opts).unwrap();
+        let errs = crate::lm::quantize::activation_errors(&p, &m, &toks, 3).unwrap();
+        let names: Vec<&str> = errs.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names.len(), 3 + 2 * 12, "{names:?}");
+        assert_eq!(
+            (names[0], names[1], names[names.len() - 1]),
+            ("embed", "h0.ln1", "logits")
+        );
+        for e in &errs {
+            assert!(e.relative_rms < 0.25, "{e:?}");
+        }
+    }
+
+    #[test]
     fn int8_loss_is_close_to_f32_loss_on_a_random_model() {
         let (p, v, toks) = tiny();
         let opts = QuantizeOptions {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use anyhow::{bail, Result};
-use axon_core::lm::Shape;
+use axon_core::lm::{OpKind, Probe, Session, Shape};
 use axon_core::ops::add::AddInt8;
 use axon_core::ops::batch_matmul::MatmulQuant;
 use axon_core::ops::fully_connected::multipliers;
@@ -22,7 +22,7 @@ use axon_core::quant::{quantize_multiplier, QuantParams, Rounding, SoftmaxParams
 
 use super::config::LN_EPS;
 use super::infer::{F32Step, Point};
-use super::int8::{window_starts, Block, Fc, Int8Lm, Ln};
+use super::int8::{window_starts, AlignedBlob, Block, Fc, Int8Lm, Ln};
 use super::params::{ln_f_index, LayerParam, LmParams, POS_EMB, TOK_EMB};
 use super::Vocab;
 use crate::ops::fully_connected::quantize_weights;
@@ -334,4 +334,162 @@ pub fn f32_loss(params: &LmParams, tokens: &[u8], windows: usize) -> Result<f64>
         total += super::infer::cross_entropy(&logits, w);
     }
     Ok(total / starts.len() as f64)
+}
+
+/// The error of one dequantized int8 activation against the f32 step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationError {
+    /// `h{l}.{point}` or `embed`, `ln_f`, `logits`.
+    pub name: String,
+    /// `‖deq(int8) − f32‖ / ‖f32‖` over every value seen.
+    pub relative_rms: f64,
+    /// Fraction of codes at −128 or 127.
+    pub saturated: f64,
+}
+
+/// Records every op's output codes.
+#[derive(Default)]
+struct Outputs(Vec<(OpKind, Option<u8>, Vec<i8>)>);
+
+impl Probe for Outputs {
+    fn output(&mut self, op: OpKind, layer: Option<u8>, out: &[i8]) {
+        self.0.push((op, layer, out.to_vec()));
+    }
+}
+
+/// The name and parameters of the `nth` output of `op` in `layer`.
+fn int8_point(
+    m: &Int8Lm,
+    op: OpKind,
+    layer: Option<u8>,
+    nth: usize,
+) -> Option<(String, QuantParams)> {
+    let Some(l) = layer.map(usize::from) else {
+        return match op {
+            OpKind::Embed => Some(("embed".into(), m.embed_params)),
+            OpKind::LayerNorm => Some(("ln_f".into(), m.ln_f.output)),
+            OpKind::Head => Some(("logits".into(), m.head.output)),
+            _ => None,
+        };
+    };
+    let b = m.blocks.get(l)?;
+    let (name, p) = match (op, nth) {
+        (OpKind::LayerNorm, 0) => ("ln1", b.ln1.output),
+        (OpKind::LayerNorm, _) => ("ln2", b.ln2.output),
+        (OpKind::Qkv, _) => ("q", b.q.output),
+        (OpKind::Scores, _) => ("scores", b.scores_params),
+        (OpKind::Softmax, _) => ("probs", SOFTMAX_OUTPUT),
+        (OpKind::Pv, _) => ("attn", b.proj.input),
+        (OpKind::Proj, _) => ("proj", b.proj.output),
+        (OpKind::Residual, 0) => ("res1", b.res1),
+        (OpKind::Residual, _) => ("res2", b.res2),
+        (OpKind::Ff1, _) => ("ff1", b.ff1.output),
+        (OpKind::Gelu, _) => ("gelu", b.ff2.input),
+        (OpKind::Ff2, _) => ("ff2", b.ff2.output),
+        _ => return None,
+    };
+    Some((format!("h{l}.{name}"), p))
+}
+
+/// The same name for an f32 point (per-head points repeat per head).
+fn f32_point(p: Point) -> Option<String> {
+    Some(match p {
+        Point::Embed => "embed".into(),
+        Point::LnF => "ln_f".into(),
+        Point::Logits => "logits".into(),
+        Point::Ln1(l) => format!("h{l}.ln1"),
+        Point::Ln2(l) => format!("h{l}.ln2"),
+        Point::Q(l) => format!("h{l}.q"),
+        Point::Scores(l, _) => format!("h{l}.scores"),
+        Point::Probs(l, _) => format!("h{l}.probs"),
+        Point::Attn(l) => format!("h{l}.attn"),
+        Point::Proj(l) => format!("h{l}.proj"),
+        Point::Res1(l) => format!("h{l}.res1"),
+        Point::Res2(l) => format!("h{l}.res2"),
+        Point::Ff1(l) => format!("h{l}.ff1"),
+        Point::Gelu(l) => format!("h{l}.gelu"),
+        Point::Ff2(l) => format!("h{l}.ff2"),
+        _ => return None,
+    })
+}
+
+/// Where int8 loses accuracy: each activation of the int8 step, dequantized,
+/// against the f32 step on the same tokens (`windows` windows of `T`
+/// tokens of `tokens`, each from position 0), in step order.
+pub fn activation_errors(
+    params: &LmParams,
+    int8: &Int8Lm,
+    tokens: &[u8],
+    windows: usize,
+) -> Result<Vec<ActivationError>> {
+    let blob = AlignedBlob::new(&int8.to_blob()?);
+    let model = blob.model()?;
+    let t = params.cfg.ctx;
+    let dh = params.cfg.head_dim();
+    // name → (Σ err², Σ ref², saturated, count), in first-seen order.
+    let mut acc: Vec<(String, [f64; 4])> = Vec::new();
+    let (mut kv, mut scratch) = (vec![0i8; model.kv_len()], vec![0i8; model.scratch_len()]);
+    for start in window_starts(tokens.len(), t, windows)? {
+        let mut f = F32Step::new(params);
+        let mut s = Session::with_probe(&model, &mut kv, &mut scratch, Outputs::default())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for &tok in &tokens[start..start + t] {
+            let mut refs: Vec<(String, Vec<f32>)> = Vec::new();
+            f.step(tok, &mut |p, xs| {
+                if let Some(k) = f32_point(p) {
+                    refs.push((k, xs.to_vec()));
+                }
+            })?;
+            s.probe.0.clear();
+            s.step(tok).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut seen: HashMap<(u8, Option<u8>), usize> = HashMap::new();
+            for (op, layer, out) in std::mem::take(&mut s.probe.0) {
+                let nth = seen.entry((op as u8, layer)).or_insert(0);
+                let n = *nth;
+                *nth += 1;
+                let Some((name, qp)) = int8_point(int8, op, layer, n) else {
+                    continue;
+                };
+                let mut matching = refs.iter().filter(|(k, _)| *k == name);
+                let reference: &[f32] = match op {
+                    // One call per head: head n of the f32 point.
+                    OpKind::Scores | OpKind::Softmax => match matching.nth(n) {
+                        Some((_, v)) => v,
+                        None => continue,
+                    },
+                    OpKind::Pv => match matching.next() {
+                        Some((_, v)) => v.get(n * dh..(n + 1) * dh).unwrap_or(&[]),
+                        None => continue,
+                    },
+                    _ => match matching.next() {
+                        Some((_, v)) => v,
+                        None => continue,
+                    },
+                };
+                let slot = match acc.iter().position(|(k, _)| *k == name) {
+                    Some(i) => i,
+                    None => {
+                        acc.push((name, [0.0; 4]));
+                        acc.len() - 1
+                    }
+                };
+                let e = &mut acc[slot].1;
+                for (&q, &r) in out.iter().zip(reference) {
+                    let d = qp.dequantize(q) as f64 - r as f64;
+                    e[0] += d * d;
+                    e[1] += r as f64 * r as f64;
+                    e[2] += (q == 127 || q == -128) as u8 as f64;
+                    e[3] += 1.0;
+                }
+            }
+        }
+    }
+    Ok(acc
+        .into_iter()
+        .map(|(name, e)| ActivationError {
+            name,
+            relative_rms: (e[0] / e[1].max(1e-30)).sqrt(),
+            saturated: e[2] / e[3].max(1.0),
+        })
+        .collect())
 }
