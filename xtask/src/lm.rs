@@ -179,6 +179,7 @@ pub fn lm(blob: &Path, machine: &str, board: bool) -> Result<usize> {
 
     let elf = build("generate", "release", &["lm"], "target", &envs)?;
     let text = qemu_in(&elf, machine, Some(&dir))?;
+    std::fs::write(dir.join("qemu.txt"), &text)?;
     if let Some(line) = text.lines().find(|l| l.contains("G model")) {
         println!("{machine}: {}", line.trim());
     }
@@ -423,8 +424,17 @@ mod tests {
     fn firmware_lines_parse() {
         let text = "G prof 1 57074 [2207, 11563, 8740]\nG tok 0 0 5 100 [1, -2, 3]\nG prof 16 88867 [1, 2, 3]\nG prof 16 9 [4, 5, 6]\n";
         let p = parse_profiles(text);
-        assert_eq!(p, vec![(1, 57074, vec![2207, 11563, 8740]), (16, 88867, vec![1, 2, 3])]);
+        assert_eq!(
+            p,
+            vec![
+                (1, 57074, vec![2207, 11563, 8740]),
+                (16, 88867, vec![1, 2, 3])
+            ]
+        );
         let t = parse_tokens(text, 1).unwrap();
-        assert_eq!((t[0][0].token, t[0][0].instr, t[0][0].logits.clone()), (5, 100, vec![1, -2, 3]));
+        assert_eq!(
+            (t[0][0].token, t[0][0].instr, t[0][0].logits.clone()),
+            (5, 100, vec![1, -2, 3])
+        );
     }
 }

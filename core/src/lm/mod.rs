@@ -11,6 +11,7 @@
 //! ([`crate::ops::layer_norm`]) and a 256-entry GELU table built on the
 //! host. No floating point runs in a step.
 
+mod attention;
 pub mod blob;
 mod generator;
 pub mod sampler;

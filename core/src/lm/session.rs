@@ -2,10 +2,9 @@
 //! reads top to bottom like the table in `docs/lm.md`.
 
 use super::LmModel;
-use crate::ops::batch_matmul::{matmul_i8_strided, Strided};
 use crate::ops::embedding::gather_i8;
 use crate::ops::layer_norm::layer_norm_i8;
-use crate::quant::softmax_i8;
+use crate::quant::{softmax_exp_table, softmax_i8_with_table};
 use crate::Error;
 
 /// The ops of a step, as a [`Probe`] sees them.
@@ -301,39 +300,54 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
             layer_norm_i8(&blk.ln1, x, h)?;
             done(&mut self.probe, super::OpKind::LayerNorm, layer, h);
             blk.q.run(r, h, q)?;
-            blk.k.run(r, h, span(kc, p * d, d)?)?;
-            blk.v.run(r, h, span(vc, p * d, d)?)?;
+            // k and v through `tmp` and `att` (free until the projection and
+            // the heads' outputs), then into the head-major cache: keys
+            // `[H][T][Dh]`, values transposed `[H][Dh][T]` (see `attention`).
+            blk.k.run(r, h, tmp)?;
+            blk.v.run(r, h, att)?;
+            for j in 0..s.n_head {
+                let head = span(kc, j * t * dh + p * dh, dh)?;
+                head.copy_from_slice(span(tmp, j * dh, dh)?);
+                let vt = span(vc, j * dh * t, dh * t)?;
+                for (c, &v) in span(att, j * dh, dh)?.iter().enumerate() {
+                    *vt.get_mut(c * t + p)
+                        .ok_or(Error::IndexOutOfRange { index: p, len: t })? = v;
+                }
+            }
             done(&mut self.probe, super::OpKind::Qkv, layer, q);
 
             let n = p + 1;
             let sc = span(scores, 0, n)?;
-            let pr = span(probs, 0, n)?;
+            // Past the prefix the probabilities sit at their zero point: those
+            // terms of p·v are exactly 0.
+            probs.fill(blk.pv.lhs_zero_point.clamp(-128, 127) as i8);
+            // The block's exponentials, once for its heads (the same bits
+            // as computing each: `quant::softmax_exp_table`).
+            let table = softmax_exp_table(&blk.softmax);
             for j in 0..s.n_head {
                 let c0 = j * dh;
-                let qj = Strided::contiguous(q.get(c0..c0 + dh).unwrap_or(&[]), dh);
-                let kj = Strided {
-                    data: kc.get(c0..).unwrap_or(&[]),
-                    stride: d,
-                };
-                matmul_i8_strided(&blk.scores, qj, kj, true, (1, dh, n), sc, n)?;
+                let qj = q.get(c0..c0 + dh).unwrap_or(&[]);
+                super::attention::scores(&blk.scores, qj, span(kc, j * t * dh, n * dh)?, sc)?;
                 done(&mut self.probe, super::OpKind::Scores, layer, sc);
-                softmax_i8(&blk.softmax, sc, pr);
-                done(&mut self.probe, super::OpKind::Softmax, layer, pr);
-                let vj = Strided {
-                    data: vc.get(c0..).unwrap_or(&[]),
-                    stride: d,
-                };
-                matmul_i8_strided(
+                softmax_i8_with_table(&table, sc, span(probs, 0, n)?);
+                done(
+                    &mut self.probe,
+                    super::OpKind::Softmax,
+                    layer,
+                    span(probs, 0, n)?,
+                );
+                super::attention::weighted_values(
                     &blk.pv,
-                    Strided::contiguous(pr, n),
-                    vj,
-                    false,
-                    (1, n, dh),
+                    probs,
+                    span(vc, j * dh * t, dh * t)?,
                     span(att, c0, dh)?,
-                    dh,
                 )?;
-                let head_out = att.get(c0..c0 + dh).unwrap_or(&[]);
-                done(&mut self.probe, super::OpKind::Pv, layer, head_out);
+                done(
+                    &mut self.probe,
+                    super::OpKind::Pv,
+                    layer,
+                    span(att, c0, dh)?,
+                );
             }
 
             blk.proj.run(r, att, tmp)?;

@@ -31,6 +31,9 @@ pub enum LmCommand {
     Train(TrainArgs),
     /// Loss in nats per character of a model over a split of a text.
     Eval(EvalArgs),
+    /// Quantize an f32 model to an integer-only int8 blob (`.axlm`) and
+    /// report the f32 and int8 validation losses.
+    Quantize(super::lm_int8::QuantizeArgs),
 }
 
 /// Runs `axon lm …`.
@@ -38,6 +41,10 @@ pub fn run(a: LmArgs) -> Result<()> {
     match a.command {
         LmCommand::Train(a) => train(a),
         LmCommand::Eval(a) => eval(a),
+        LmCommand::Quantize(a) => {
+            let (params, vocab, _) = read_model(&a.model)?;
+            super::lm_int8::run_quantize(&a, &params, &vocab)
+        }
     }
 }
 

@@ -152,6 +152,18 @@ fn matmul(
     })
 }
 
+/// The symmetric parameters (zero point 0) covering the range of `p`:
+/// scale `max(|lo|, |hi|)/127`.
+fn symmetric(p: QuantParams) -> QuantParams {
+    let lo = p.scale * (-128 - p.zero_point) as f32;
+    let hi = p.scale * (127 - p.zero_point) as f32;
+    let m = lo.abs().max(hi.abs()).max(f32::MIN_POSITIVE);
+    QuantParams {
+        scale: m / 127.0,
+        zero_point: 0,
+    }
+}
+
 /// The int8 model of `params` calibrated on `calib` (tokens of the
 /// training split).
 pub fn quantize(
@@ -211,8 +223,24 @@ pub fn quantize(
         let part = |i: usize| (&wqkv[i * d * d..(i + 1) * d * d], &bqkv[i * d..(i + 1) * d]);
         let h1 = ln1.output;
         let fq = fc(&name("q"), part(0).0, part(0).1, d, h1, q(Point::Q(l))?)?;
-        let fk = fc(&name("k"), part(1).0, part(1).1, d, h1, q(Point::K(l))?)?;
-        let fv = fc(&name("v"), part(2).0, part(2).1, d, h1, q(Point::V(l))?)?;
+        // Keys and values symmetric (zero point 0): the attention products
+        // then run on the fully connected kernel (`core::lm::attention`).
+        let fk = fc(
+            &name("k"),
+            part(1).0,
+            part(1).1,
+            d,
+            h1,
+            symmetric(q(Point::K(l))?),
+        )?;
+        let fv = fc(
+            &name("v"),
+            part(2).0,
+            part(2).1,
+            d,
+            h1,
+            symmetric(q(Point::V(l))?),
+        )?;
         let scores_params = q(Point::Scores(l, 0))?;
         let scores = matmul(
             &name("scores"),
