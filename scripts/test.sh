@@ -56,7 +56,7 @@ MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -p axon-core
 # AXON_WRITE_FUZZ_CORPUS=1 cargo test -p axon --test blob_corrupt), copied so
 # the run leaves the tree clean; a crash or panic fails the run.
 section "fuzz: blob parser and interpreter (30 s per target)"
-for target in blob_parse blob_resealed; do
+for target in blob_parse blob_resealed lm_blob_resealed; do
     corpus="$(mktemp -d)"
     cp fuzz/corpus/"$target"/* "$corpus"/
     (cd fuzz && cargo +nightly fuzz run "$target" "$corpus" -- -max_total_time=30 -print_final_stats=1)
