@@ -207,9 +207,16 @@ mod tests {
             assert_eq!(g.tokens.len(), 40);
             assert_eq!(g.logits.len(), 40);
             assert!(g.logits.iter().all(|l| l.len() == vocab.len()));
-            let sampler = Sampler::new(m.logits.scale, t, 10, seed).unwrap();
-            let same = crate::lm::int8::generate(&m, &o.prompt, 40, sampler).unwrap();
-            assert_eq!(g.tokens, same, "temperature {t}");
+            // The logits each token was drawn from are the session's.
+            let (mut kv, mut sc) = (vec![0i8; m.kv_len()], vec![0i8; m.scratch_len()]);
+            let mut s = Session::new(&m, &mut kv, &mut sc).unwrap();
+            for &p in &o.prompt {
+                s.step(p).unwrap();
+            }
+            for (i, (&tok, l)) in g.tokens.iter().zip(&g.logits).enumerate().take(10) {
+                assert_eq!(s.logits(), &l[..], "temperature {t}, token {i}");
+                s.step(tok).unwrap();
+            }
             if t == 0.0 {
                 // Greedy: each token is its logits' argmax (lowest on ties).
                 for (tok, l) in g.tokens.iter().zip(&g.logits) {

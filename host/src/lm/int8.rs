@@ -7,7 +7,7 @@
 use anyhow::{bail, Context, Result};
 use axon_core::crc32::crc32;
 use axon_core::lm::blob::{header, MAGIC, VERSION};
-use axon_core::lm::{self as core_lm, Generator, LmModel, Parts, Sampler, Session, Shape};
+use axon_core::lm::{self as core_lm, LmModel, Parts, Session, Shape};
 use axon_core::ops::add::AddInt8;
 use axon_core::ops::batch_matmul::MatmulQuant;
 use axon_core::ops::layer_norm::LayerNormQuant;
@@ -382,27 +382,9 @@ pub fn int8_loss(model: &LmModel<'_>, tokens: &[u8], windows: usize) -> Result<f
     Ok(total / count.max(1) as f64)
 }
 
-/// `n` tokens after `prompt` (non-empty) by the device's [`Generator`].
-pub fn generate(model: &LmModel<'_>, prompt: &[u8], n: usize, sampler: Sampler) -> Result<Vec<u8>> {
-    if prompt.is_empty() {
-        bail!("the prompt is empty: generation needs at least one token");
-    }
-    let mut kv = vec![0i8; model.kv_len()];
-    let mut scratch = vec![0i8; model.scratch_len()];
-    let session = Session::new(model, &mut kv, &mut scratch).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut g = Generator::new(session, sampler);
-    g.prompt(prompt)
-        .map_err(|e| anyhow::anyhow!("prompt: {e}"))?;
-    (0..n)
-        .map(|i| {
-            g.next_token()
-                .map_err(|e| anyhow::anyhow!("token {i}: {e}"))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use axon_core::lm::{Generator, Sampler};
     use super::*;
     use crate::lm::quantize::{quantize, QuantizeOptions};
     use crate::lm::{LmConfig, LmParams, Vocab};
@@ -673,9 +655,16 @@ mod tests {
         let m = int8();
         let blob = AlignedBlob::new(&m.to_blob().unwrap());
         let model = blob.model().unwrap();
-        let sampler = || Sampler::new(model.logits.scale, 0.9, 5, 1234).unwrap();
-        let a = generate(&model, &[1, 2], 30, sampler()).unwrap();
-        assert_eq!(a, generate(&model, &[1, 2], 30, sampler()).unwrap());
+        let o = |prompt: &[u8], temperature: f32| crate::lm::generate::GenOptions {
+            prompt: prompt.to_vec(),
+            tokens: 30,
+            temperature,
+            top_k: 5,
+            seed: 1234,
+        };
+        let gen = |o| crate::lm::generate::generate_int8(&model, &o).map(|g| g.tokens);
+        let a = gen(o(&[1, 2], 0.9)).unwrap();
+        assert_eq!(a, gen(o(&[1, 2], 0.9)).unwrap());
         assert!(a.iter().all(|&t| t < 7));
         // Greedy past the context: after the re-encode at T, the logits are
         // those of a fresh session fed the last T/2 tokens.
@@ -702,7 +691,7 @@ mod tests {
             g.session.tokens(),
             &tail.iter().map(|&v| v as i8).collect::<Vec<_>>()[..]
         );
-        assert!(generate(&model, &[], 3, Sampler::greedy()).is_err());
+        assert!(gen(o(&[], 0.0)).is_err());
     }
 
     #[test]
