@@ -7,8 +7,9 @@ the default shape, asserted), the same data (random windows from the first
 lr 3e-3, weight decay 0.1 on 2-D tensors only, β (0.9, 0.99), warmup 100
 then cosine to lr/10, clip 1.0, batch 32), ``torch.set_num_threads`` = all
 cores. ``--seconds S`` trains for S seconds of wall time; the cosine horizon
-is the number of steps the run is expected to reach, estimated from the
-timed warm-up steps (or ``--steps N``, then the run also stops at N).
+is the number of steps the run is expected to reach, re-estimated every 10
+steps from the mean step time so far (or ``--steps N``, then the run also
+stops at N).
 
 Reports tokens/s over the steps after the first ``--warmup-steps`` (5 by
 default; those include the allocator's and oneDNN's first-call costs), the
@@ -72,29 +73,28 @@ def main() -> int:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {n_params} "
           f"parameters, {len(corpus.train)} training tokens", flush=True)
-    total = args.steps
+    total = args.steps  # None: estimated once steps have been timed
     times: list[float] = []
     losses: list[float] = []
     start = time.perf_counter()
     i = 0
     while True:
         t0 = time.perf_counter()
-        if t0 - start >= args.seconds or (total is not None and i >= total):
+        if t0 - start >= args.seconds or (args.steps is not None and i >= args.steps):
             break
         # Until the horizon is known, the warm-up part of the schedule does not need it.
         loss, norm = step(i, total if total is not None else 10**9)
         times.append(time.perf_counter() - t0)
         losses.append(loss)
         i += 1
-        if total is None and i == 2 * args.warmup_steps:
-            per_step = sorted(times[args.warmup_steps:])[args.warmup_steps // 2]
-            total = max(i + 1, int(args.seconds / per_step))
-            if total <= h.warmup:
-                print(f"warning: the run reaches only {total} steps, inside warmup")
-            print(f"cosine horizon: {total} steps (median step {per_step * 1e3:.1f} ms)",
-                  flush=True)
+        if args.steps is None and i >= 2 * args.warmup_steps and i % 10 == 0:
+            # The cosine horizon: the steps done plus those the remaining time
+            # allows at the mean speed so far (warm-up steps left out),
+            # re-estimated as the machine's load changes.
+            per_step = sum(times[args.warmup_steps:]) / (i - args.warmup_steps)
+            total = i + int((args.seconds - (time.perf_counter() - start)) / per_step)
         if i % 50 == 0:
-            print(f"step {i:5d}  loss {loss:.4f}  norm {norm:.3f}  "
+            print(f"step {i:5d}  loss {loss:.4f}  norm {norm:.3f}  horizon {total}  "
                   f"{time.perf_counter() - start:7.1f} s", flush=True)
     elapsed = time.perf_counter() - start
     timed = times[args.warmup_steps:]
