@@ -38,6 +38,14 @@ pub enum Error {
         /// Position of the node.
         index: usize,
     },
+    /// An index (a token, a table row, a position) is not below the length
+    /// it indexes.
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// The number of valid indices.
+        len: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -63,6 +71,9 @@ impl fmt::Display for Error {
             Error::ArenaMisaligned => write!(f, "the arena is not 8-byte aligned"),
             Error::ArenaOverlap => write!(f, "a node's input overlaps its output in the arena"),
             Error::InvalidNode { index } => write!(f, "node {index} cannot run"),
+            Error::IndexOutOfRange { index, len } => {
+                write!(f, "index {index} out of range (valid: 0..{len})")
+            }
         }
     }
 }

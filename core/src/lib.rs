@@ -14,6 +14,7 @@ pub mod graph;
 mod interpreter;
 pub mod kernels;
 pub mod layers;
+pub mod lm;
 pub mod ops;
 pub mod quant;
 #[cfg(test)]

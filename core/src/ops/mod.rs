@@ -19,6 +19,9 @@ use crate::graph::{DType, Quad, Tensor};
 use crate::quant::QuantParams;
 use crate::Error;
 
+pub mod batch_matmul;
+pub mod embedding;
+pub mod layer_norm;
 pub mod lut;
 
 /// A fused activation: the clamp an int8 op applies to its output codes,

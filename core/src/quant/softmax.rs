@@ -179,7 +179,7 @@ pub(crate) fn get_reciprocal(x: i32, x_integer_digits: i32) -> (i32, i32) {
 /// is below `diff_min` (the element then adds nothing to the sum and gets
 /// the code −128).
 #[inline(always)]
-fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
+pub(crate) fn exp_of_diff(p: &SoftmaxParams, diff: i32) -> i32 {
     if diff >= p.diff_min {
         // MultiplyByQuantizedMultiplierGreaterThanOne.
         let shift = p.input_left_shift.clamp(0, 30);

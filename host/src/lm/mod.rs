@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod corpus;
+pub mod infer;
 pub mod params;
 pub mod vocab;
 
