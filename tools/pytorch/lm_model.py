@@ -53,6 +53,8 @@ class Hyper:
     warmup: int = 100
     min_lr_ratio: float = 0.1
     clip: float = 1.0
+    # The cosine's floor; None: lr·min_lr_ratio.
+    min_lr: float | None = None
 
 
 class Block(nn.Module):
@@ -146,7 +148,7 @@ def lr_at(h: Hyper, step: int, total: int) -> float:
     else:
         horizon = max(total - h.warmup, 1)
         t = min(step - h.warmup, horizon)
-        lo = h.lr * h.min_lr_ratio
+        lo = h.lr * h.min_lr_ratio if h.min_lr is None else h.min_lr
         lo = float(torch.tensor(lo, dtype=torch.float32))  # axon's min_lr is an f32
         lr = lo + (h.lr - lo) * (1.0 + math.cos(math.pi * t / horizon)) / 2.0
     return float(torch.tensor(lr, dtype=torch.float32))
