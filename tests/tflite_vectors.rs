@@ -54,8 +54,8 @@ use axon::core::ops::layout::{stage, unstage};
 use axon::core::ops::{Fused, Op, Signature, View, ViewMut};
 use axon::core::quant::requantize::multiply_by_quantized_multiplier_single_rounding;
 use axon::core::quant::{
-    multiply_by_quantized_multiplier, quantize_multiplier, softmax_exp_table, softmax_i8,
-    softmax::SOFTMAX_OUTPUT, softmax_i8_with_table, QuantParams, Rounding, SoftmaxParams,
+    multiply_by_quantized_multiplier, quantize_multiplier, softmax::SOFTMAX_OUTPUT,
+    softmax_exp_table, softmax_i8, softmax_i8_with_table, QuantParams, Rounding, SoftmaxParams,
 };
 use axon::core::Error;
 use axon::core::Interpreter;
@@ -1308,9 +1308,9 @@ const GATHER_FILES: usize = 4;
 /// `bmm_*` files: BATCH_MATMUL rounds twice in both runtimes.
 const MATMUL_SINGLE_ROUNDING_MISSES: usize = 73;
 
-/// What every file of the LM ops records about where it came from.
+/// What every file of the LM ops records about where it came from
+/// (flattened into each file's struct, whose `deny_unknown_fields` covers it).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Provenance {
     name: String,
     description: String,
@@ -1330,7 +1330,10 @@ impl Provenance {
         assert_eq!(self.op, op, "{file}: op");
         assert_eq!(self.op_resolver, "BUILTIN_REF", "{file}: op resolver");
         assert_eq!(self.generator, "tools/tflite/gen_vectors.py", "{file}");
-        assert!(!self.description.is_empty() && !self.model.is_empty(), "{file}");
+        assert!(
+            !self.description.is_empty() && !self.model.is_empty(),
+            "{file}"
+        );
         assert!(!self.tensorflow_version.is_empty() && !self.tflm_version.is_empty());
     }
 }
@@ -1410,7 +1413,10 @@ fn matmul_files() -> Vec<(String, MatmulVectors, MatmulQuant)> {
                 ),
             ] {
                 check_rounding(&file, runtime, mode, d, s);
-                assert_ne!(mode, "single", "{file}: {runtime} rounds BATCH_MATMUL twice");
+                assert_ne!(
+                    mode, "single",
+                    "{file}: {runtime} rounds BATCH_MATMUL twice"
+                );
             }
             for (i, c) in v.cases.iter().enumerate() {
                 for (what, len, want) in [
@@ -1525,7 +1531,10 @@ fn matmul_files_cover_the_attention_shapes_and_zero_points() {
             outs().any(|y| y == -128) || outs().any(|y| y == 127),
             "{file}: never saturates"
         );
-        assert_eq!(v.p.runtimes_differ, 0, "{file}: TFLite and TFLite Micro differ");
+        assert_eq!(
+            v.p.runtimes_differ, 0,
+            "{file}: TFLite and TFLite Micro differ"
+        );
     }
 }
 
@@ -1626,7 +1635,10 @@ fn softmax_files_cover_every_row_length_to_130_and_the_cutoff() {
     assert!(fs.iter().any(|(_, _, p)| p.diff_min > -255));
     assert!(fs.iter().any(|(_, _, p)| p.diff_min <= -255));
     for (file, v, _) in &fs {
-        assert_eq!(v.p.runtimes_differ, 0, "{file}: TFLite and TFLite Micro differ");
+        assert_eq!(
+            v.p.runtimes_differ, 0,
+            "{file}: TFLite and TFLite Micro differ"
+        );
         assert!(
             v.cases.iter().any(|c| c.output.contains(&127)),
             "{file}: no certain element"
@@ -1678,7 +1690,10 @@ fn gather_i8_matches_tflite_and_tflite_micro_and_refuses_what_they_refuse() {
         f32_scale(&file, "scale", v.scale);
         assert!((-128..=127).contains(&v.zero_point), "{file}");
         assert_eq!(v.table.len(), v.rows, "{file}: table rows");
-        assert!(v.table.iter().all(|r| r.len() == v.width), "{file}: row width");
+        assert!(
+            v.table.iter().all(|r| r.len() == v.width),
+            "{file}: row width"
+        );
         let table = v.table.concat();
         let mut row = vec![0i8; v.width];
         let mut here = 0;
@@ -1709,7 +1724,10 @@ fn gather_i8_matches_tflite_and_tflite_micro_and_refuses_what_they_refuse() {
                     here += 1;
                     let bad = c.indices.iter().zip(&axon).find(|(_, r)| r.is_err());
                     let Some((&ix, Err(e))) = bad else {
-                        panic!("{file}: case {i}: both runtimes refused {:?}, Axon did not", c.indices);
+                        panic!(
+                            "{file}: case {i}: both runtimes refused {:?}, Axon did not",
+                            c.indices
+                        );
                     };
                     assert_eq!(
                         *e,
@@ -1734,8 +1752,9 @@ fn gather_i8_matches_tflite_and_tflite_micro_and_refuses_what_they_refuse() {
             v.cases
                 .iter()
                 .any(|c| c.indices.contains(&0) && c.output.is_some())
-                && v.cases.iter().any(|c| c.indices.contains(&(v.rows as i64 - 1))
-                    && c.output.is_some()),
+                && v.cases
+                    .iter()
+                    .any(|c| c.indices.contains(&(v.rows as i64 - 1)) && c.output.is_some()),
             "{file}: first and last rows"
         );
     }

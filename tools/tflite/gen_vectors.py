@@ -961,12 +961,15 @@ MATMUL_CODE_BUDGET = 2_000  # input and output codes per file, about
 MATMUL_MIN_CASES = 4  # two edge cases and two random ones at least
 
 
-def matmul_cases(cfg: MatmulConfig, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Edge operands first (all −128 and all 127 in the four combinations,
-    each operand's zero point against the other's extreme, alternating
-    extremes), then random ones: uniform, mostly saturated, small around the
-    zero point; and, for softmax-like lhs (zero point −128), rows that sum to
-    about 256 codes above the zero point, like real attention weights."""
+def matmul_cases(
+    cfg: MatmulConfig, rng: np.random.Generator
+) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """(number of edge cases, cases). Edge operands first (all −128 and all
+    127 in the four combinations, the lhs zero point against 127, alternating
+    extremes; only the first two for large shapes), then random ones:
+    uniform, mostly saturated, small around the zero points; and, for
+    softmax-like lhs (zero point −128), rows that sum to about 256 codes
+    above the zero point, like real attention weights."""
     m, k, n = cfg.m, cfg.k, cfg.n
     rshape = (n, k) if cfg.adj_y else (k, n)
     per_case = m * k + k * n + 2 * m * n
@@ -1132,7 +1135,8 @@ SOFTMAX_CONFIGS = [
                   description="input scale 0.0039: the whole int8 range spans one unit of "
                   "score, no element falls below diff_min"),
     SoftmaxConfig("softmax_s0.37", 0.37, -128, SOME_LENGTHS, 1, 54,
-                  description="input scale 0.37: diff_min -62, elements further below the maximum are 0"),
+                  description="input scale 0.37: diff_min -62, elements further below the "
+                  "maximum are 0"),
     SoftmaxConfig("softmax_s1.3", 1.3, 127, SOME_LENGTHS, 1, 55,
                   description="input scale 1.3: diff_min -15, most of a random row is 0"),
 ]
