@@ -38,7 +38,7 @@ use crate::ops::layer_norm::LayerNormQuant;
 use crate::ops::Fused;
 use crate::quant::{QuantParams, Rounding, SoftmaxParams};
 
-use super::{Block, Fc, LmModel, Shape};
+use super::{Block, Fc, LmModel, Parts, Shape};
 
 /// The four bytes an LM blob starts with.
 pub const MAGIC: [u8; 4] = *b"AXLM";
@@ -526,8 +526,7 @@ pub fn parse(bytes: &[u8]) -> Result<LmModel<'_>, LmBlobError> {
     let tok_emb = r.i8s("tok_emb", "data", v * d)?;
     let pos_emb = r.i8s("pos_emb", "data", t * d)?;
     let embed = r.add("embed", rounding)?;
-    let mut first: Option<Block<'_>> = None;
-    let mut blocks = [None; super::MAX_LAYERS];
+    let mut blocks: [Option<Block<'_>>; super::MAX_LAYERS] = [None; super::MAX_LAYERS];
     for (l, slot) in blocks.iter_mut().enumerate().take(shape.n_layer) {
         r.layer = Some(l as u8);
         let ln1 = r.ln("ln1", d)?;
@@ -572,7 +571,6 @@ pub fn parse(bytes: &[u8]) -> Result<LmModel<'_>, LmBlobError> {
             ff2,
             add2,
         };
-        first.get_or_insert(b);
         *slot = Some(b);
     }
     r.layer = None;
@@ -581,9 +579,12 @@ pub fn parse(bytes: &[u8]) -> Result<LmModel<'_>, LmBlobError> {
     if r.at != end {
         return Err(LmBlobError::TrailingBytes { len: end - r.at });
     }
-    let first = first.ok_or(header_bad("N_LAYER", "is 0"))?;
-    let blocks = blocks.map(|b| b.unwrap_or(first));
-    Ok(LmModel {
+    let mut list = [blocks[0].ok_or(header_bad("N_LAYER", "is 0"))?; super::MAX_LAYERS];
+    for (slot, b) in list.iter_mut().zip(blocks.iter().flatten()) {
+        *slot = *b;
+    }
+    let blocks = list.get(..shape.n_layer).unwrap_or(&[]);
+    let parts = Parts {
         shape,
         rounding,
         vocab,
@@ -594,5 +595,6 @@ pub fn parse(bytes: &[u8]) -> Result<LmModel<'_>, LmBlobError> {
         ln_f,
         head,
         logits,
-    })
+    };
+    LmModel::new(parts).map_err(|why| header_bad("shape", why))
 }

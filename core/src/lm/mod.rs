@@ -19,6 +19,7 @@ mod session;
 pub use blob::{parse, LmBlobError};
 pub use generator::Generator;
 pub use sampler::Sampler;
+pub use sampler::SamplerError;
 pub use session::{NoProbe, OpKind, Probe, Session};
 
 use crate::kernels::gemv_i8::{fully_connected_i8, FullyConnectedParams};
@@ -97,7 +98,7 @@ impl Shape {
 /// An int8 fully connected layer (TFLite's arithmetic, per-channel
 /// weights, through [`crate::kernels`]' fastest kernel: the Cortex-M DSP
 /// one on the device).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fc<'a> {
     /// `(out, in)` output-major, symmetric codes.
     pub weights: &'a [i8],
@@ -132,7 +133,7 @@ impl Fc<'_> {
 
 /// One transformer block's int8 parameters, in the order the step runs
 /// them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Block<'a> {
     /// First layer norm.
     pub ln1: LayerNormQuant<'a>,
@@ -165,7 +166,7 @@ pub struct Block<'a> {
 }
 
 /// An int8 language model, borrowed from its blob ([`parse`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LmModel<'a> {
     /// The shape.
     pub shape: Shape,
@@ -189,7 +190,59 @@ pub struct LmModel<'a> {
     pub logits: QuantParams,
 }
 
+/// A model's parts, as [`LmModel::new`] takes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a, 'b> {
+    /// The shape.
+    pub shape: Shape,
+    /// How every requantization rounds.
+    pub rounding: Rounding,
+    /// The vocabulary.
+    pub vocab: &'a str,
+    /// `(V, D)` codes.
+    pub tok_emb: &'a [i8],
+    /// `(T, D)` codes.
+    pub pos_emb: &'a [i8],
+    /// Their sum.
+    pub embed: AddInt8,
+    /// The blocks (`n_layer` of them).
+    pub blocks: &'b [Block<'a>],
+    /// Final layer norm.
+    pub ln_f: LayerNormQuant<'a>,
+    /// The head.
+    pub head: Fc<'a>,
+    /// The logits' parameters.
+    pub logits: QuantParams,
+}
+
 impl<'a> LmModel<'a> {
+    /// A model from its parts (the blob parser's result, or a host's owned
+    /// model viewed in place). Checks the shape and the block count only;
+    /// [`parse`] checks everything else of an untrusted blob.
+    pub fn new(p: Parts<'a, '_>) -> Result<Self, &'static str> {
+        p.shape.check()?;
+        let first = *p.blocks.first().ok_or("a model has at least one block")?;
+        if p.blocks.len() != p.shape.n_layer {
+            return Err("the number of blocks is not n_layer");
+        }
+        let mut blocks = [first; MAX_LAYERS];
+        for (slot, b) in blocks.iter_mut().zip(p.blocks) {
+            *slot = *b;
+        }
+        Ok(LmModel {
+            shape: p.shape,
+            rounding: p.rounding,
+            vocab: p.vocab,
+            tok_emb: p.tok_emb,
+            pos_emb: p.pos_emb,
+            embed: p.embed,
+            blocks,
+            ln_f: p.ln_f,
+            head: p.head,
+            logits: p.logits,
+        })
+    }
+
     /// The blocks, in order.
     pub fn blocks(&self) -> &[Block<'a>] {
         self.blocks.get(..self.shape.n_layer).unwrap_or(&[])

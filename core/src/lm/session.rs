@@ -75,17 +75,20 @@ impl OpKind {
 }
 
 /// Called at every op boundary of a step: [`Probe::begin`] before the
-/// first op, [`Probe::end`] after each (with the op that just ended), so a
-/// probe that reads a clock in both attributes each interval to one op.
-/// The default methods do nothing and compile away.
+/// first op, [`Probe::end`] after each (with the op that just ended and its
+/// output codes: the query for [`OpKind::Qkv`], one head's row for the
+/// per-head ops), so a probe that reads a clock in both attributes each
+/// interval to one op, and a host probe can compare activations. The
+/// default methods do nothing and compile away.
 pub trait Probe {
     /// A step starts.
     #[inline(always)]
     fn begin(&mut self) {}
-    /// `op` of block `layer` (`None`: outside the blocks) ended.
+    /// `op` of block `layer` (`None`: outside the blocks) ended with
+    /// output `out`.
     #[inline(always)]
-    fn end(&mut self, op: OpKind, layer: Option<u8>) {
-        let _ = (op, layer);
+    fn end(&mut self, op: OpKind, layer: Option<u8>, out: &[i8]) {
+        let _ = (op, layer, out);
     }
 }
 
@@ -212,7 +215,14 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
         let s = self.model.shape;
         let start = s.scratch_len() - s.ctx;
         let window = span(self.scratch, start, s.ctx)?;
-        window.copy_within(self.pos - keep..self.pos, 0);
+        // The last `keep` tokens to the front (no panicking range: `get`).
+        for i in 0..keep {
+            if let Some(&t) = window.get(self.pos - keep + i) {
+                if let Some(slot) = window.get_mut(i) {
+                    *slot = t;
+                }
+            }
+        }
         self.pos = 0;
         for i in 0..keep {
             let t = *self.scratch.get(start + i).ok_or(Error::IndexOutOfRange {
@@ -266,7 +276,7 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
         for ((xi, &a), &b) in x.iter_mut().zip(tmp.iter()).zip(h.iter()) {
             *xi = m.embed.add(a, b);
         }
-        self.probe.end(super::OpKind::Embed, None);
+        self.probe.end(super::OpKind::Embed, None, x);
 
         let plane = t * d;
         for (l, blk) in m.blocks().iter().enumerate() {
@@ -278,11 +288,11 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
             })?;
 
             layer_norm_i8(&blk.ln1, x, h)?;
-            self.probe.end(super::OpKind::LayerNorm, layer);
+            self.probe.end(super::OpKind::LayerNorm, layer, h);
             blk.q.run(r, h, q)?;
             blk.k.run(r, h, span(kc, p * d, d)?)?;
             blk.v.run(r, h, span(vc, p * d, d)?)?;
-            self.probe.end(super::OpKind::Qkv, layer);
+            self.probe.end(super::OpKind::Qkv, layer, q);
 
             let n = p + 1;
             let sc = span(scores, 0, n)?;
@@ -295,9 +305,9 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
                     stride: d,
                 };
                 matmul_i8_strided(&blk.scores, qj, kj, true, (1, dh, n), sc, n)?;
-                self.probe.end(super::OpKind::Scores, layer);
+                self.probe.end(super::OpKind::Scores, layer, sc);
                 softmax_i8(&blk.softmax, sc, pr);
-                self.probe.end(super::OpKind::Softmax, layer);
+                self.probe.end(super::OpKind::Softmax, layer, pr);
                 let vj = Strided {
                     data: vc.get(c0..).unwrap_or(&[]),
                     stride: d,
@@ -311,34 +321,38 @@ impl<'s, 'a, P: Probe> Session<'s, 'a, P> {
                     span(att, c0, dh)?,
                     dh,
                 )?;
-                self.probe.end(super::OpKind::Pv, layer);
+                self.probe.end(
+                    super::OpKind::Pv,
+                    layer,
+                    att.get(c0..c0 + dh).unwrap_or(&[]),
+                );
             }
 
             blk.proj.run(r, att, tmp)?;
-            self.probe.end(super::OpKind::Proj, layer);
+            self.probe.end(super::OpKind::Proj, layer, tmp);
             for (xi, &a) in x.iter_mut().zip(tmp.iter()) {
                 *xi = blk.add1.add(*xi, a);
             }
-            self.probe.end(super::OpKind::Residual, layer);
+            self.probe.end(super::OpKind::Residual, layer, x);
 
             layer_norm_i8(&blk.ln2, x, h)?;
-            self.probe.end(super::OpKind::LayerNorm, layer);
+            self.probe.end(super::OpKind::LayerNorm, layer, h);
             blk.ff1.run(r, h, ff)?;
-            self.probe.end(super::OpKind::Ff1, layer);
+            self.probe.end(super::OpKind::Ff1, layer, ff);
             crate::ops::lut::apply(blk.gelu, ff, ffg);
-            self.probe.end(super::OpKind::Gelu, layer);
+            self.probe.end(super::OpKind::Gelu, layer, ffg);
             blk.ff2.run(r, ffg, tmp)?;
-            self.probe.end(super::OpKind::Ff2, layer);
+            self.probe.end(super::OpKind::Ff2, layer, tmp);
             for (xi, &a) in x.iter_mut().zip(tmp.iter()) {
                 *xi = blk.add2.add(*xi, a);
             }
-            self.probe.end(super::OpKind::Residual, layer);
+            self.probe.end(super::OpKind::Residual, layer, x);
         }
 
         layer_norm_i8(&m.ln_f, x, h)?;
-        self.probe.end(super::OpKind::LayerNorm, None);
+        self.probe.end(super::OpKind::LayerNorm, None, h);
         m.head.run(r, h, logits)?;
-        self.probe.end(super::OpKind::Head, None);
+        self.probe.end(super::OpKind::Head, None, logits);
         self.pos = p + 1;
         Ok(logits)
     }

@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod lm_int8;
 pub mod plot;
 pub mod predict;
 pub mod progress;

@@ -10,7 +10,9 @@
 pub mod config;
 pub mod corpus;
 pub mod infer;
+pub mod int8;
 pub mod params;
+pub mod quantize;
 pub mod vocab;
 
 pub use config::LmConfig;

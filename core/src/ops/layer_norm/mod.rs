@@ -114,6 +114,21 @@ const fn shift_round(v: i64, s: u32) -> i64 {
 /// must have passed [`LayerNormQuant::check`] (out-of-range ones give
 /// codes, never a panic).
 pub fn layer_norm_i8(p: &LayerNormQuant<'_>, x: &[i8], y: &mut [i8]) -> Result<(), Error> {
+    layer_norm(p, x, y)
+}
+
+/// [`layer_norm_i8`] of an int16 row (a widened residual stream): the
+/// same arithmetic; for `|x| ≤ 2^15` the sums stay below 2^55, `|d| ≤ 2^28`
+/// and `|d·r| ≤ 2^60`, so the ranges and the bound hold unchanged.
+pub fn layer_norm_i16(p: &LayerNormQuant<'_>, x: &[i16], y: &mut [i8]) -> Result<(), Error> {
+    layer_norm(p, x, y)
+}
+
+fn layer_norm<T: Copy + Into<i64>>(
+    p: &LayerNormQuant<'_>,
+    x: &[T],
+    y: &mut [i8],
+) -> Result<(), Error> {
     let n = p.gain.len();
     if x.len() != n || y.len() != n || p.bias.len() != n {
         return Err(Error::ShapeMismatch {
@@ -128,11 +143,11 @@ pub fn layer_norm_i8(p: &LayerNormQuant<'_>, x: &[i8], y: &mut [i8]) -> Result<(
         });
     }
     let (s, q) = x.iter().fold((0i64, 0i64), |(s, q), &v| {
-        let v = v as i64;
+        let v: i64 = v.into();
         (s + v, q + v * v)
     });
     let nn = n as i64;
-    // n·Q − S² ≥ 0 (Cauchy–Schwarz), < 2^38 for n ≤ 4096.
+    // n·Q − S² ≥ 0 (Cauchy–Schwarz), < 2^38 for n ≤ 4096 (int16: < 2^54).
     let v = ((nn * q - s * s) as u64)
         .saturating_add(p.epsilon)
         .min((1 << 62) - 1);
@@ -142,7 +157,7 @@ pub fn layer_norm_i8(p: &LayerNormQuant<'_>, x: &[i8], y: &mut [i8]) -> Result<(
     let r = ((1u64 << 62) / root) as i64;
     let k = p.shift.min(30);
     for ((yi, &xi), (&g, &b)) in y.iter_mut().zip(x).zip(p.gain.iter().zip(p.bias)) {
-        let d = nn * xi as i64 - s;
+        let d = nn * xi.into() - s;
         let u = shift_round(d * r, 38 - m);
         let acc = u.wrapping_mul(g as i64).wrapping_add((b as i64) << 24);
         *yi = shift_round(acc, 24 + k).clamp(-128, 127) as i8;
@@ -243,9 +258,14 @@ mod tests {
     /// root and one division (each within 2^−53 relative, G·d and V exact
     /// in f64 below 2^53 or rounded once): `|y*_f64 − y*| < |y*|·2^−50`.
     fn check_row(p: &LayerNormQuant<'_>, x: &[i8]) {
-        let n = x.len();
-        let mut y = std::vec![0i8; n];
+        let mut y = std::vec![0i8; x.len()];
         layer_norm_i8(p, x, &mut y).unwrap();
+        let wide: Vec<i64> = x.iter().map(|&v| v as i64).collect();
+        check_output(p, &wide, &y);
+    }
+
+    fn check_output(p: &LayerNormQuant<'_>, x: &[i64], y: &[i8]) {
+        let n = x.len();
         let s: i128 = x.iter().map(|&v| v as i128).sum();
         let q: i128 = x.iter().map(|&v| (v as i128) * (v as i128)).sum();
         let v = n as i128 * q - s * s + p.epsilon as i128;
@@ -317,7 +337,7 @@ mod tests {
 
     #[test]
     fn layer_norm_i8_is_within_its_bound_of_the_exact_value_on_random_and_extreme_rows() {
-        let mut rng = Rng(0x1a7e_4_0001);
+        let mut rng = Rng(0x0001_a7e4_0001);
         let out = QuantParams::new(0.03, -5);
         for &n in &WIDTHS {
             let (p, _, _) = params(&mut rng, n, 0.05, out);
@@ -342,6 +362,35 @@ mod tests {
             rows.push(near);
             for row in &rows {
                 check_row(&p.view(), row);
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_i16_is_within_its_bound_on_random_and_extreme_rows() {
+        let mut rng = Rng(0x1616);
+        let out = QuantParams::new(0.03, 2);
+        for &n in &WIDTHS {
+            let (p, _, _) = params(&mut rng, n, 0.001, out);
+            let mut rows: Vec<Vec<i16>> = Vec::new();
+            for _ in 0..10 {
+                let (lo, hi) = (rng.range(-32768, 0), rng.range(0, 32767));
+                rows.push((0..n).map(|_| rng.range(lo, hi) as i16).collect());
+            }
+            rows.push(
+                (0..n)
+                    .map(|i| if i % 2 == 0 { 32767 } else { -32768 })
+                    .collect(),
+            );
+            rows.push(std::vec![-32768; n]);
+            let mut outlier = std::vec![5i16; n];
+            outlier[0] = 32767;
+            rows.push(outlier);
+            for row in &rows {
+                let mut y = std::vec![0i8; n];
+                layer_norm_i16(&p.view(), row, &mut y).unwrap();
+                let wide: Vec<i64> = row.iter().map(|&v| v as i64).collect();
+                check_output(&p.view(), &wide, &y);
             }
         }
     }
