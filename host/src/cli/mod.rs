@@ -8,6 +8,7 @@ pub mod dataset;
 pub mod demo;
 pub mod eval;
 pub mod export;
+pub mod lm;
 pub mod lm_int8;
 pub mod plot;
 pub mod predict;
@@ -46,6 +47,8 @@ pub enum Command {
     Dataset(dataset::Args),
     /// Print the article's hand calculations, computed by the core, step by step.
     Article(article::Args),
+    /// The character-level transformer language model: train, eval.
+    Lm(lm::LmArgs),
 }
 
 /// Runs one parsed command line.
@@ -60,5 +63,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Convert(a) => convert::run(a),
         Command::Dataset(a) => dataset::run(a),
         Command::Article(a) => article::run(a),
+        Command::Lm(a) => lm::run(a),
     }
 }

@@ -9,10 +9,12 @@
 
 pub mod config;
 pub mod corpus;
+pub mod file;
 pub mod infer;
 pub mod int8;
 pub mod params;
 pub mod quantize;
+pub mod train;
 pub mod vocab;
 
 pub use config::LmConfig;

@@ -22,8 +22,12 @@ use crate::train::Real;
 
 mod activation;
 mod attrs;
+pub mod causal_softmax;
 mod check;
+pub mod embedding;
+pub mod layer_norm;
 pub mod lut;
+pub mod matmul;
 
 pub use attrs::{parse_fused, parse_rounding};
 pub use check::Ctx;

@@ -50,6 +50,17 @@ impl Adam {
         })
     }
 
+    /// The state a checkpoint keeps: steps taken, and `m`, `v` per tensor
+    /// (empty before the first step).
+    pub fn state(&self) -> (u32, &[Vec<f32>], &[Vec<f32>]) {
+        (self.step, &self.m, &self.v)
+    }
+
+    /// Restores a [`state`](Adam::state).
+    pub fn restore(&mut self, step: u32, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) {
+        (self.step, self.m, self.v) = (step, m, v);
+    }
+
     /// PyTorch's defaults: β = (0.9, 0.999), ε = 1e-8; weight decay 0 for
     /// Adam and 0.01 for AdamW.
     pub fn pytorch_default(decoupled: bool) -> Adam {

@@ -20,6 +20,16 @@ impl Rng {
         r
     }
 
+    /// The state (a checkpoint keeps it; [`Rng::from_state`] resumes).
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// The generator whose [`state`](Rng::state) is `state`.
+    pub fn from_state(state: u64) -> Rng {
+        Rng { state }
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);

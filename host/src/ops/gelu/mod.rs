@@ -7,6 +7,8 @@ use axon_core::Activation;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod train;
+
 use super::{lut, Args, Ctx, Grads, HostOp, RustOp};
 use crate::export::{RecordWriter, RustWriter};
 use crate::model::Node;
