@@ -18,7 +18,8 @@ takes the same batches and the same AdamW steps (two parameter groups,
 holds them, and the script prints per step the loss, the gradient norm and
 the learning rate of both and their differences, then per tensor the largest
 absolute and relative differences of the final weights. ``--json FILE``
-writes all of it. Exit status 0 unless the inputs are inconsistent (a
+writes all of it; ``--out-torch FILE`` PyTorch's final weights as an axon
+model file. Exit status 0 unless the inputs are inconsistent (a
 different vocabulary, a missing tensor, a step out of order): differences
 are reported, not judged.
 """
@@ -105,6 +106,8 @@ def main() -> int:
     ap.add_argument("--clip", type=float, default=1.0)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--json", type=Path, help="write the comparison here")
+    ap.add_argument("--out-torch", type=Path,
+                    help="write PyTorch's final weights here, as an axon f32 model file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -189,6 +192,12 @@ def main() -> int:
             tensors.append(t)
             print(f"{name:>16} {t['max_abs_diff']:10.3e} {big:9.4f} {t['diff_over_max']:9.2e} "
                   f"{rel:9.2e}")
+    if args.out_torch is not None:
+        doc = {k: init[k] for k in ("format", "version", "precision", "config", "vocab")}
+        doc["tensors"] = [{"name": n, "shape": list(p.shape),
+                           "data": p.detach().reshape(-1).tolist()} for n, p in model.axon_names()]
+        doc["training"] = {"replayed_by": "tools/pytorch/lm_compare.py", "steps": len(trace)}
+        args.out_torch.write_text(json.dumps(doc) + "\n")
     summary = {
         "steps": len(trace),
         "max_loss_abs_diff": max(s["loss_abs_diff"] for s in steps),
