@@ -25,6 +25,7 @@ pub struct LmArgs {
 
 /// The `axon lm` subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 pub enum LmCommand {
     /// Train an f32 model on a text (multi-core, deterministic for a seed).
     Train(TrainArgs),

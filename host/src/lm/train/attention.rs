@@ -16,23 +16,16 @@ use crate::ops::matmul::Float;
 pub struct Scratch<T> {
     kt: Vec<T>,
     vt: Vec<T>,
-    dkt: Vec<T>,
-    dvt: Vec<T>,
     ds: Vec<T>,
-    acc: Vec<T>,
 }
 
 impl<T: Float> Scratch<T> {
     /// For heads of `dh` and sequences up to `len`.
     pub fn new(dh: usize, len: usize) -> Scratch<T> {
-        let z = vec![T::ZERO; dh * len];
         Scratch {
-            kt: z.clone(),
-            vt: z.clone(),
-            dkt: z.clone(),
-            dvt: z,
+            kt: vec![T::ZERO; dh * len],
+            vt: vec![T::ZERO; dh * len],
             ds: vec![T::ZERO; len * len],
-            acc: vec![T::ZERO; dh],
         }
     }
 }
@@ -67,6 +60,87 @@ fn transpose_in<T: Float>(out: &mut [T], qkv: &[T], s: Shape, which: usize, h: u
     }
 }
 
+/// `out[i] = Σ_d x[d]·mt[d·stride + i]` for `i < out.len()` (a product
+/// with a transposed `(Dh, stride)` matrix), in blocks of 32 and 8 outputs
+/// held in registers; each output sums over `d` in order.
+#[inline(always)]
+fn gemv_t<T: Float>(out: &mut [T], x: &[T], mt: &[T], stride: usize) {
+    #[inline(always)]
+    fn block<T: Float, const B: usize>(out: &mut [T], x: &[T], mt: &[T], stride: usize, i0: usize) {
+        let mut acc = [T::ZERO; B];
+        for (dd, &xd) in x.iter().enumerate() {
+            let m = &mt[dd * stride + i0..][..B];
+            for (a, &v) in acc.iter_mut().zip(m) {
+                *a = xd.mul_add(v, *a);
+            }
+        }
+        out[i0..i0 + B].copy_from_slice(&acc);
+    }
+    let n = out.len();
+    let mut i0 = 0;
+    while i0 + 32 <= n {
+        block::<T, 32>(out, x, mt, stride, i0);
+        i0 += 32;
+    }
+    while i0 + 8 <= n {
+        block::<T, 8>(out, x, mt, stride, i0);
+        i0 += 8;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(i0) {
+        let mut a = T::ZERO;
+        for (dd, &xd) in x.iter().enumerate() {
+            a = xd.mul_add(mt[dd * stride + i], a);
+        }
+        *o = a;
+    }
+}
+
+/// `out = Σ_j coef[j·cs]·rows[j·rs..][..out.len()]` for `j < count`, in
+/// order, the sum held in registers for the usual head widths.
+#[inline(always)]
+fn combine<T: Float>(out: &mut [T], coef: &[T], cs: usize, rows: &[T], rs: usize, count: usize) {
+    #[inline(always)]
+    fn fixed<T: Float, const N: usize>(
+        out: &mut [T],
+        coef: &[T],
+        cs: usize,
+        rows: &[T],
+        rs: usize,
+        count: usize,
+    ) {
+        let mut acc = [T::ZERO; N];
+        for j in 0..count {
+            let c = coef[j * cs];
+            for (a, &r) in acc.iter_mut().zip(&rows[j * rs..][..N]) {
+                *a = c.mul_add(r, *a);
+            }
+        }
+        out.copy_from_slice(&acc);
+    }
+    match out.len() {
+        8 => fixed::<T, 8>(out, coef, cs, rows, rs, count),
+        16 => fixed::<T, 16>(out, coef, cs, rows, rs, count),
+        32 => fixed::<T, 32>(out, coef, cs, rows, rs, count),
+        64 => fixed::<T, 64>(out, coef, cs, rows, rs, count),
+        n => {
+            out.fill(T::ZERO);
+            for j in 0..count {
+                let c = coef[j * cs];
+                for (a, &r) in out.iter_mut().zip(&rows[j * rs..][..n]) {
+                    *a = c.mul_add(r, *a);
+                }
+            }
+        }
+    }
+}
+
+/// Row `p`'s entries `0..=p` and those up to the next multiple of 8
+/// (computed alongside, never read as part of the op).
+#[inline(always)]
+fn padded(p: usize, len: usize) -> usize {
+    ((p + 1).div_ceil(8) * 8).min(len)
+}
+
 /// `att (H, len, len)`: row `p` of head `h` holds the probabilities over
 /// `i ≤ p`; `y (len, D)`: the heads' outputs side by side.
 #[inline(always)]
@@ -83,27 +157,19 @@ pub fn attention_forward<T: Float>(
         transpose_in(&mut sc.kt, qkv, s, 1, h);
         let a = &mut att[h * len * len..][..len * len];
         for p in 0..len {
-            let row = &mut a[p * len..][..=p];
-            row.fill(T::ZERO);
             let q = &qkv[p * w + h * dh..][..dh];
-            for (dd, &qd) in q.iter().enumerate() {
-                let kt = &sc.kt[dd * len..][..=p];
-                for (r, &k) in row.iter_mut().zip(kt) {
-                    *r = qd.mul_add(k, *r);
-                }
-            }
+            gemv_t(&mut a[p * len..][..padded(p, len)], q, &sc.kt, len);
         }
         causal_softmax_forward(a, len, len, scale);
         for p in 0..len {
-            let acc = &mut sc.acc[..dh];
-            acc.fill(T::ZERO);
-            for (i, &ai) in a[p * len..][..=p].iter().enumerate() {
-                let v = &qkv[i * w + 2 * s.d + h * dh..][..dh];
-                for (o, &vd) in acc.iter_mut().zip(v) {
-                    *o = ai.mul_add(vd, *o);
-                }
-            }
-            y[p * s.d + h * dh..][..dh].copy_from_slice(acc);
+            combine(
+                &mut y[p * s.d + h * dh..][..dh],
+                &a[p * len..],
+                1,
+                &qkv[2 * s.d + h * dh..],
+                w,
+                p + 1,
+            );
         }
     }
 }
@@ -121,56 +187,47 @@ pub fn attention_backward<T: Float>(
     let (dh, len, w, d) = (s.dh(), s.len, 3 * s.d, s.d);
     let scale = T::ONE / T::from_f64(dh as f64).sqrt();
     for h in 0..s.heads {
-        transpose_in(&mut sc.kt, qkv, s, 1, h);
         transpose_in(&mut sc.vt, qkv, s, 2, h);
         let a = &att[h * len * len..][..len * len];
         let ds = &mut sc.ds[..len * len];
-        sc.dvt[..dh * len].fill(T::ZERO);
-        sc.dkt[..dh * len].fill(T::ZERO);
+        // dA[p] = dY[p]·Vᵀ over i ≤ p.
         for p in 0..len {
-            // dA[p] = dY[p]·Vᵀ over i ≤ p; dV[i] += A[p][i]·dY[p].
             let g = &dy[p * d + h * dh..][..dh];
-            let row = &mut ds[p * len..][..=p];
-            row.fill(T::ZERO);
-            let ap = &a[p * len..][..=p];
-            for (dd, &gd) in g.iter().enumerate() {
-                let vt = &sc.vt[dd * len..][..=p];
-                for (r, &v) in row.iter_mut().zip(vt) {
-                    *r = gd.mul_add(v, *r);
-                }
-                let dvt = &mut sc.dvt[dd * len..][..=p];
-                for (o, &ai) in dvt.iter_mut().zip(ap) {
-                    *o = gd.mul_add(ai, *o);
-                }
-            }
+            gemv_t(&mut ds[p * len..][..padded(p, len)], g, &sc.vt, len);
+        }
+        // dV[i] = Σ_{p ≥ i} A[p][i]·dY[p].
+        for i in 0..len {
+            combine(
+                &mut dqkv[i * w + 2 * d + h * dh..][..dh],
+                &a[i * len + i..],
+                len,
+                &dy[i * d + h * dh..],
+                d,
+                len - i,
+            );
         }
         causal_softmax_backward(ds, a, len, len, scale);
         for p in 0..len {
-            // dQ[p] = Σ_i dS[p][i]·K[i]; dK[i] += dS[p][i]·Q[p].
-            let dsp = &ds[p * len..][..=p];
-            let acc = &mut sc.acc[..dh];
-            acc.fill(T::ZERO);
-            for (i, &g) in dsp.iter().enumerate() {
-                let k = &qkv[i * w + d + h * dh..][..dh];
-                for (o, &kd) in acc.iter_mut().zip(k) {
-                    *o = g.mul_add(kd, *o);
-                }
-            }
-            dqkv[p * w + h * dh..][..dh].copy_from_slice(acc);
-            let q = &qkv[p * w + h * dh..][..dh];
-            for (dd, &qd) in q.iter().enumerate() {
-                let dkt = &mut sc.dkt[dd * len..][..=p];
-                for (o, &g) in dkt.iter_mut().zip(dsp) {
-                    *o = qd.mul_add(g, *o);
-                }
-            }
+            // dQ[p] = Σ_{i ≤ p} dS[p][i]·K[i].
+            combine(
+                &mut dqkv[p * w + h * dh..][..dh],
+                &ds[p * len..],
+                1,
+                &qkv[d + h * dh..],
+                w,
+                p + 1,
+            );
         }
         for i in 0..len {
-            let row = &mut dqkv[i * w..][..w];
-            for dd in 0..dh {
-                row[d + h * dh + dd] = sc.dkt[dd * len + i];
-                row[2 * d + h * dh + dd] = sc.dvt[dd * len + i];
-            }
+            // dK[i] = Σ_{p ≥ i} dS[p][i]·Q[p].
+            combine(
+                &mut dqkv[i * w + d + h * dh..][..dh],
+                &ds[i * len + i..],
+                len,
+                &qkv[i * w + h * dh..],
+                w,
+                len - i,
+            );
         }
     }
 }

@@ -426,8 +426,7 @@ impl Trainer {
         let params = &self.params.data;
         let threads = self.threads.min(n_chunks).max(1);
         // Round-robin: chunk c on thread c mod threads.
-        let mut work: Vec<Vec<(usize, &mut f64, Option<&mut Vec<Vec<f32>>>)>> =
-            (0..threads).map(|_| Vec::new()).collect();
+        let mut work: Vec<Vec<Job<'_>>> = (0..threads).map(|_| Vec::new()).collect();
         let mut grads_iter = self.chunk_grads.iter_mut();
         for (c, l) in losses.iter_mut().enumerate() {
             let g = if scale.is_some() {
@@ -437,8 +436,7 @@ impl Trainer {
             };
             work[c % threads].push((c, l, g));
         }
-        let job = |ws: &mut Option<Workspace<f32>>,
-                   jobs: Vec<(usize, &mut f64, Option<&mut Vec<Vec<f32>>>)>| {
+        let job = |ws: &mut Option<Workspace<f32>>, jobs: Vec<Job<'_>>| {
             for (c, loss, g) in jobs {
                 let lo = c * per;
                 let hi = (lo + per).min(inputs.len());
@@ -528,6 +526,10 @@ impl Trainer {
         self.history.last().expect("just pushed")
     }
 }
+
+/// One chunk's work: its index, where its loss sum goes, and its gradient
+/// buffers (training only).
+type Job<'a> = (usize, &'a mut f64, Option<&'a mut Vec<Vec<f32>>>);
 
 /// The chunk's forward and backward, with AVX2 and FMA when the CPU has
 /// them (the same code compiled for them: the bits do not change, every

@@ -11,7 +11,7 @@ use crate::ops::embedding::train::{embedding_backward, embedding_forward};
 use crate::ops::gelu::train::{gelu_backward, gelu_forward};
 use crate::ops::layer_norm::train::{layer_norm_backward, layer_norm_forward};
 use crate::ops::matmul::train::{linear_backward, linear_forward};
-use crate::ops::matmul::Float;
+use crate::ops::matmul::{max_lanes, sum_lanes, Float};
 
 /// One block's activations, kept for the backward (rows `M = n·len`).
 #[derive(Debug, Clone)]
@@ -258,15 +258,11 @@ pub fn forward_backward<T: Float>(
         .zip(ws.dlogits.chunks_exact_mut(v))
         .zip(targets)
     {
-        let mut mx = row[0];
-        for &z in row {
-            mx = mx.max(z);
-        }
-        let mut sum = T::ZERO;
+        let mx = max_lanes(row);
         for (e, &z) in drow.iter_mut().zip(row) {
             *e = (z - mx).vexp();
-            sum += *e;
         }
+        let sum = sum_lanes(drow);
         let t = t as usize;
         loss += (sum.ln() - (row[t] - mx)).to_f64();
         if let Some(scale) = scale {

@@ -1,23 +1,17 @@
 //! Softmax over each row's prefix, in place.
 
-use super::super::matmul::Float;
+use super::super::matmul::{dot_lanes, max_lanes, sum_lanes, Float};
 
 /// Row `p` of `s (len, stride)`: `s[p][0..=p] ← softmax(scale·s[p][0..=p])`.
 #[inline(always)]
 pub fn causal_softmax_forward<T: Float>(s: &mut [T], len: usize, stride: usize, scale: T) {
     for p in 0..len {
         let row = &mut s[p * stride..][..=p];
-        let mut m = row[0];
-        for &v in row.iter() {
-            m = m.max(v);
-        }
-        let mut sum = T::ZERO;
+        let m = max_lanes(row);
         for v in row.iter_mut() {
-            let e = ((*v - m) * scale).vexp();
-            *v = e;
-            sum += e;
+            *v = ((*v - m) * scale).vexp();
         }
-        let inv = T::ONE / sum;
+        let inv = T::ONE / sum_lanes(row);
         for v in row.iter_mut() {
             *v = *v * inv;
         }
@@ -37,10 +31,7 @@ pub fn causal_softmax_backward<T: Float>(
     for p in 0..len {
         let ar = &a[p * stride..][..=p];
         let dr = &mut da[p * stride..][..=p];
-        let mut dot = T::ZERO;
-        for (&x, &y) in ar.iter().zip(dr.iter()) {
-            dot = x.mul_add(y, dot);
-        }
+        let dot = dot_lanes(ar, dr);
         for (d, &x) in dr.iter_mut().zip(ar) {
             *d = scale * x * (*d - dot);
         }

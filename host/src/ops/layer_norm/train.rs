@@ -1,6 +1,6 @@
 //! LayerNorm over rows of `D`: `y = (x − μ)·r·g + b`, `r = 1/√(σ² + ε)`.
 
-use super::super::matmul::Float;
+use super::super::matmul::{dot_lanes, sum_lanes, Float, LANES};
 
 /// `y, x (M, D)`; writes each row's mean and `r` into `mean (M)`, `rstd (M)`
 /// for the backward.
@@ -23,17 +23,8 @@ pub fn layer_norm_forward<T: Float>(
         .zip(mean.iter_mut())
         .zip(rstd.iter_mut())
     {
-        let mut s = T::ZERO;
-        for &v in xr {
-            s += v;
-        }
-        let m = s * inv_d;
-        let mut q = T::ZERO;
-        for &v in xr {
-            let c = v - m;
-            q = c.mul_add(c, q);
-        }
-        let r = T::ONE / (q * inv_d + eps).sqrt();
+        let m = sum_lanes(xr) * inv_d;
+        let r = T::ONE / (centred_dot(xr, m, xr, m) * inv_d + eps).sqrt();
         *mu = m;
         *rs = r;
         for (((o, &v), &gi), &bi) in yr.iter_mut().zip(xr).zip(g).zip(b) {
@@ -67,20 +58,13 @@ pub fn layer_norm_backward<T: Float>(
         .zip(mean)
         .zip(rstd)
     {
-        let (mut s1, mut s2) = (T::ZERO, T::ZERO);
-        for (((&dyi, &xi), &gi), (dgi, dbi)) in dyr
-            .iter()
-            .zip(xr)
-            .zip(g)
-            .zip(dg.iter_mut().zip(db.iter_mut()))
-        {
-            let xh = (xi - m) * r;
-            let gh = dyi * gi;
-            s1 += gh;
-            s2 = gh.mul_add(xh, s2);
-            *dgi = dyi.mul_add(xh, *dgi);
+        for (((&dyi, &xi), dgi), dbi) in dyr.iter().zip(xr).zip(dg.iter_mut()).zip(db.iter_mut()) {
+            *dgi = dyi.mul_add((xi - m) * r, *dgi);
             *dbi += dyi;
         }
+        // Σ ĝ and Σ ĝ·x̂ = r·Σ ĝ·(x − μ), ĝ = dy·g.
+        let s1 = dot_lanes(dyr, g);
+        let s2 = r * scaled_centred_dot(dyr, g, xr, m);
         let (m1, m2) = (s1 * inv_d, s2 * inv_d);
         for (((o, &dyi), &xi), &gi) in dxr.iter_mut().zip(dyr).zip(xr).zip(g) {
             let xh = (xi - m) * r;
@@ -92,6 +76,45 @@ pub fn layer_norm_backward<T: Float>(
             }
         }
     }
+}
+
+/// `Σ (a − ma)·(b − mb)` in lanes (fixed order).
+#[inline(always)]
+fn centred_dot<T: Float>(a: &[T], ma: T, b: &[T], mb: T) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &p), &q) in acc.iter_mut().zip(x).zip(y) {
+            *s = (p - ma).mul_add(q - mb, *s);
+        }
+    }
+    let mut s = sum_lanes(&acc);
+    for (&p, &q) in ra.iter().zip(rb) {
+        s = (p - ma).mul_add(q - mb, s);
+    }
+    s
+}
+
+/// `Σ a·g·(x − m)` in lanes (fixed order).
+#[inline(always)]
+fn scaled_centred_dot<T: Float>(a: &[T], g: &[T], x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let n = a.len() - a.len() % LANES;
+    for ((ca, cg), cx) in a[..n]
+        .chunks_exact(LANES)
+        .zip(g[..n].chunks_exact(LANES))
+        .zip(x[..n].chunks_exact(LANES))
+    {
+        for (((s, &p), &q), &v) in acc.iter_mut().zip(ca).zip(cg).zip(cx) {
+            *s = (p * q).mul_add(v - m, *s);
+        }
+    }
+    let mut s = sum_lanes(&acc);
+    for ((&p, &q), &v) in a[n..].iter().zip(&g[n..]).zip(&x[n..]) {
+        s = (p * q).mul_add(v - m, s);
+    }
+    s
 }
 
 #[cfg(test)]

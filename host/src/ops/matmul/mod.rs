@@ -108,7 +108,7 @@ pub fn exp_f32(x: f32) -> f32 {
     p = p.mul_add(r, 8.333_452e-3);
     p = p.mul_add(r, 4.166_579_6e-2);
     p = p.mul_add(r, 1.666_666_5e-1);
-    p = p.mul_add(r, 5.000_000_1e-1);
+    p = p.mul_add(r, 0.5); // Cephes' 5.0000001201e-1, rounded to f32
     let y = (p * r).mul_add(r, r) + 1.0;
     // n's integer value is in t's low mantissa bits (|n| ≤ 128 < 2²²).
     let ni = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
@@ -129,7 +129,7 @@ pub fn erf_f32(x: f32) -> f32 {
     p = x2.mul_add(p, -2.101_024e-6);
     p = x2.mul_add(p, -5.692_506_4e-5);
     p = x2.mul_add(p, -7.349_906e-4);
-    p = x2.mul_add(p, -2.954_600_0e-3);
+    p = x2.mul_add(p, -2.954_6e-3);
     p = x2.mul_add(p, -1.609_603_3e-2);
     let p = x * p;
     let mut q: f32 = -1.456_607_2e-5;
@@ -138,6 +138,71 @@ pub fn erf_f32(x: f32) -> f32 {
     q = x2.mul_add(q, -7.373_329e-3);
     q = x2.mul_add(q, -1.426_474e-2);
     p / q
+}
+
+/// Lanes of the fixed-order reductions below (one AVX2 register of f32).
+pub const LANES: usize = 8;
+
+/// `Σ xs` in a fixed order the compiler vectorizes: [`LANES`] running
+/// sums over the elements `i ≡ j (mod LANES)`, added pairwise at the end,
+/// then the remainder in order.
+#[inline(always)]
+pub fn sum_lanes<T: Float>(xs: &[T]) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let mut it = xs.chunks_exact(LANES);
+    for c in &mut it {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let mut s = reduce_lanes(acc);
+    for &x in it.remainder() {
+        s += x;
+    }
+    s
+}
+
+/// `Σ a·b`, fused multiply-adds in [`sum_lanes`]'s order.
+#[inline(always)]
+pub fn dot_lanes<T: Float>(a: &[T], b: &[T]) -> T {
+    let mut acc = [T::ZERO; LANES];
+    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((s, &p), &q) in acc.iter_mut().zip(x).zip(y) {
+            *s = p.mul_add(q, *s);
+        }
+    }
+    let mut s = reduce_lanes(acc);
+    for (&p, &q) in ra.iter().zip(rb) {
+        s = p.mul_add(q, s);
+    }
+    s
+}
+
+/// The largest of `xs` (non-empty; NaN-free in use), in lanes.
+#[inline(always)]
+pub fn max_lanes<T: Float>(xs: &[T]) -> T {
+    let mut acc = [xs[0]; LANES];
+    let mut it = xs.chunks_exact(LANES);
+    for c in &mut it {
+        for (a, &x) in acc.iter_mut().zip(c) {
+            *a = a.max(x);
+        }
+    }
+    let mut m = acc[0];
+    for &a in &acc[1..] {
+        m = m.max(a);
+    }
+    for &x in it.remainder() {
+        m = m.max(x);
+    }
+    m
+}
+
+#[inline(always)]
+fn reduce_lanes<T: Float>(a: [T; LANES]) -> T {
+    ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
 /// The gradient check shared by the batched ops' tests and the model's.
