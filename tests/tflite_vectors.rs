@@ -1581,7 +1581,10 @@ fn softmax_files() -> Vec<(String, SoftmaxVectors, SoftmaxParams)> {
 
 /// Runs `f` (one form of the softmax) on every row and compares with both
 /// runtimes, asserting the number of codes.
-fn assert_softmax_bit_for_bit(name: &str, f: &dyn Fn(&SoftmaxParams, &[i8], &mut [i8])) {
+/// A form of the int8 softmax, run on one row into `y`.
+type SoftmaxForm<'f> = &'f dyn Fn(&SoftmaxParams, &[i8], &mut [i8]);
+
+fn assert_softmax_bit_for_bit(name: &str, f: SoftmaxForm<'_>) {
     for oracle in Oracle::BOTH {
         let (mut checked, mut differ, mut report) = (0, 0, String::new());
         for (file, v, p) in softmax_files() {
