@@ -23,9 +23,17 @@
 //! ADD: both runtimes round twice, and the core in [`Rounding::Double`]
 //! must equal both everywhere.
 //!
+//! The language model's ops (docs/lm.md): `bmm_*.json` (BATCH_MATMUL of
+//! two int8 activations, `ops::batch_matmul::matmul_i8`), `softmax_*.json`
+//! (`quant::softmax::softmax_i8` and its table form) and `gather_*.json`
+//! (`ops::embedding::gather_i8`), from one-operator flatbuffers the
+//! generator writes. For all three both runtimes agree on every code, and
+//! BATCH_MATMUL rounds twice in both.
+//!
 //! Every check counts the codes it compared and asserts the total (24,850
-//! FC codes per runtime, 43,040 ADD codes), so a file that stops being read
-//! fails the test instead of passing it.
+//! FC codes per runtime, 43,040 ADD codes, 4,075 BATCH_MATMUL, 11,811
+//! SOFTMAX, 4,271 GATHER), so a file that stops being read fails the test
+//! instead of passing it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +42,8 @@ use axon::core::graph::{DType, Graph, Node, Quad, Quant, Shape, Storage, Tensor}
 use axon::core::kernels::gemv_i8::Scalar;
 use axon::core::kernels::{pack_vnni, packed_vnni_len, weight_row_sums, FullyConnectedParams};
 use axon::core::ops::add::{add_i8, Add, AddInt8, LEFT_SHIFT};
+use axon::core::ops::batch_matmul::{matmul_i8, MatmulQuant};
+use axon::core::ops::embedding::gather_i8;
 use axon::core::ops::fully_connected::packed4::{
     pack_layer, stream_len, Block, PackedDense, Scale,
 };
@@ -44,8 +54,10 @@ use axon::core::ops::layout::{stage, unstage};
 use axon::core::ops::{Fused, Op, Signature, View, ViewMut};
 use axon::core::quant::requantize::multiply_by_quantized_multiplier_single_rounding;
 use axon::core::quant::{
-    multiply_by_quantized_multiplier, quantize_multiplier, QuantParams, Rounding,
+    multiply_by_quantized_multiplier, quantize_multiplier, softmax::SOFTMAX_OUTPUT,
+    softmax_exp_table, softmax_i8, softmax_i8_with_table, QuantParams, Rounding, SoftmaxParams,
 };
+use axon::core::Error;
 use axon::core::Interpreter;
 use axon::host::model::HeapArena;
 use serde::Deserialize;
@@ -1280,4 +1292,476 @@ fn add_in_single_rounding_misses_exactly_the_recorded_codes() {
         total > 0,
         "single rounding agrees with both runtimes everywhere"
     );
+}
+
+// ---- The language model's ops: BATCH_MATMUL, SOFTMAX, GATHER ----
+
+/// Output codes per runtime in the `bmm_*`, `softmax_*` and `gather_*`
+/// files (tools/tflite/README.md).
+const MATMUL_CODES: usize = 4_075;
+const SOFTMAX_CODES: usize = 11_811;
+const GATHER_CODES: usize = 4_271;
+const MATMUL_FILES: usize = 11;
+const SOFTMAX_FILES: usize = 5;
+const GATHER_FILES: usize = 4;
+/// Codes where single rounding misses TFLite (and TFLite Micro) in the
+/// `bmm_*` files: BATCH_MATMUL rounds twice in both runtimes.
+const MATMUL_SINGLE_ROUNDING_MISSES: usize = 73;
+
+/// What every file of the LM ops records about where it came from
+/// (flattened into each file's struct, whose `deny_unknown_fields` covers it).
+#[derive(Debug, Deserialize)]
+struct Provenance {
+    name: String,
+    description: String,
+    generator: String,
+    model: String,
+    tensorflow_version: String,
+    op_resolver: String,
+    tflm_version: String,
+    op: String,
+    /// Codes where the two runtimes' outputs differ.
+    runtimes_differ: usize,
+}
+
+impl Provenance {
+    fn check(&self, file: &str, op: &str) {
+        assert_eq!(format!("{}.json", self.name), file, "{file}: name field");
+        assert_eq!(self.op, op, "{file}: op");
+        assert_eq!(self.op_resolver, "BUILTIN_REF", "{file}: op resolver");
+        assert_eq!(self.generator, "tools/tflite/gen_vectors.py", "{file}");
+        assert!(
+            !self.description.is_empty() && !self.model.is_empty(),
+            "{file}"
+        );
+        assert!(!self.tensorflow_version.is_empty() && !self.tflm_version.is_empty());
+    }
+}
+
+/// One `bmm_*.json`: `out [m, n] = lhs [m, k] · rhs [k, n]` (rhs stored
+/// `[n, k]` when `adj_y`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatmulVectors {
+    #[serde(flatten)]
+    p: Provenance,
+    m: usize,
+    k: usize,
+    n: usize,
+    adj_x: bool,
+    adj_y: bool,
+    lhs_scale: f64,
+    lhs_zero_point: i32,
+    rhs_scale: f64,
+    rhs_zero_point: i32,
+    output_scale: f64,
+    output_zero_point: i32,
+    /// TFLite's `QuantizeMultiplier(s_lhs · s_rhs / s_out)` in doubles.
+    expected_multiplier: i32,
+    expected_shift: i32,
+    requantization_rounding: String,
+    double_rounding_mismatches: usize,
+    single_rounding_mismatches: usize,
+    tflm_requantization_rounding: String,
+    tflm_double_rounding_mismatches: usize,
+    tflm_single_rounding_mismatches: usize,
+    cases: Vec<MatmulCase>,
+}
+
+/// Row-major operands and both runtimes' outputs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatmulCase {
+    lhs: Vec<i8>,
+    rhs: Vec<i8>,
+    /// TFLite, reference kernels.
+    output: Vec<i8>,
+    /// TFLite Micro.
+    tflm_output: Vec<i8>,
+}
+
+impl MatmulCase {
+    fn outputs(&self, oracle: Oracle) -> &[i8] {
+        match oracle {
+            Oracle::Tflite => &self.output,
+            Oracle::TfliteMicro => &self.tflm_output,
+        }
+    }
+}
+
+/// Every `bmm_*` file, checked, with the quantization the core derives
+/// from its float32 scales as TFLite's Prepare does.
+fn matmul_files() -> Vec<(String, MatmulVectors, MatmulQuant)> {
+    let fs: Vec<_> = files("bmm_")
+        .iter()
+        .map(|path| {
+            let (file, v): (String, MatmulVectors) = read(path);
+            v.p.check(&file, "BATCH_MATMUL");
+            assert!(!v.adj_x, "{file}: adj_x");
+            for (runtime, mode, d, s) in [
+                (
+                    "TFLite",
+                    &v.requantization_rounding,
+                    v.double_rounding_mismatches,
+                    v.single_rounding_mismatches,
+                ),
+                (
+                    "TFLite Micro",
+                    &v.tflm_requantization_rounding,
+                    v.tflm_double_rounding_mismatches,
+                    v.tflm_single_rounding_mismatches,
+                ),
+            ] {
+                check_rounding(&file, runtime, mode, d, s);
+                assert_ne!(
+                    mode, "single",
+                    "{file}: {runtime} rounds BATCH_MATMUL twice"
+                );
+            }
+            for (i, c) in v.cases.iter().enumerate() {
+                for (what, len, want) in [
+                    ("lhs", c.lhs.len(), v.m * v.k),
+                    ("rhs", c.rhs.len(), v.k * v.n),
+                    ("output", c.output.len(), v.m * v.n),
+                    ("tflm_output", c.tflm_output.len(), v.m * v.n),
+                ] {
+                    assert_eq!(len, want, "{file}: case {i}: {what} length");
+                }
+            }
+            let s = |what: &str, x: f64| f32_scale(&file, what, x) as f64;
+            let real = s("lhs_scale", v.lhs_scale) * s("rhs_scale", v.rhs_scale)
+                / s("output_scale", v.output_scale);
+            let (multiplier, shift) = quantize_multiplier(real);
+            assert_eq!(
+                (multiplier, shift),
+                (v.expected_multiplier, v.expected_shift),
+                "{file}: quantize_multiplier(s_lhs·s_rhs/s_out = {real})"
+            );
+            let q = MatmulQuant {
+                lhs_zero_point: v.lhs_zero_point,
+                rhs_zero_point: v.rhs_zero_point,
+                output_zero_point: v.output_zero_point,
+                multiplier,
+                shift,
+                rounding: Rounding::Double,
+            };
+            (file, v, q)
+        })
+        .collect();
+    assert_eq!(fs.len(), MATMUL_FILES, "BATCH_MATMUL vector files");
+    fs
+}
+
+/// Runs `matmul_i8` in `rounding` on every case, compares with `oracle`;
+/// returns (codes compared, codes that differ, a report of the first).
+fn matmul_differences(rounding: Rounding, oracle: Oracle) -> (usize, usize, String) {
+    let (mut checked, mut differ, mut report) = (0, 0, String::new());
+    for (file, v, q) in matmul_files() {
+        let q = MatmulQuant { rounding, ..q };
+        let mut y = vec![0i8; v.m * v.n];
+        let mut here = 0;
+        for (i, c) in v.cases.iter().enumerate() {
+            y.fill(0);
+            matmul_i8(&q, &c.lhs, &c.rhs, v.adj_y, v.m, v.k, v.n, &mut y)
+                .unwrap_or_else(|e| panic!("{file}: case {i}: {e}"));
+            checked += y.len();
+            for (j, (&got, &want)) in y.iter().zip(c.outputs(oracle)).enumerate() {
+                if got != want {
+                    here += 1;
+                    if here <= 5 {
+                        let _ = writeln!(
+                            report,
+                            "  {file}: case {i}, out[{}, {}]: {oracle:?} {want}, got {got}",
+                            j / v.n,
+                            j % v.n
+                        );
+                    }
+                }
+            }
+        }
+        let recorded = match (oracle, rounding) {
+            (Oracle::Tflite, Rounding::Double) => v.double_rounding_mismatches,
+            (Oracle::Tflite, Rounding::Single) => v.single_rounding_mismatches,
+            (Oracle::TfliteMicro, Rounding::Double) => v.tflm_double_rounding_mismatches,
+            (Oracle::TfliteMicro, Rounding::Single) => v.tflm_single_rounding_mismatches,
+        };
+        assert_eq!(
+            here, recorded,
+            "{file}: {oracle:?}, {rounding:?} rounding: the generator's count\n{report}"
+        );
+        differ += here;
+    }
+    (checked, differ, report)
+}
+
+#[test]
+fn matmul_i8_matches_tflite_micro_and_tflite_bit_for_bit() {
+    for oracle in Oracle::BOTH {
+        let (checked, differ, report) = matmul_differences(Rounding::Double, oracle);
+        assert_eq!(checked, MATMUL_CODES, "BATCH_MATMUL codes compared");
+        assert_eq!(differ, 0, "matmul_i8 vs {oracle:?}:\n{report}");
+    }
+}
+
+/// Single rounding misses exactly the recorded codes, and some: the test
+/// above really pins BATCH_MATMUL's double rounding down, in both runtimes.
+#[test]
+fn matmul_i8_in_single_rounding_misses_exactly_the_recorded_codes() {
+    for oracle in Oracle::BOTH {
+        let (checked, differ, _) = matmul_differences(Rounding::Single, oracle);
+        assert_eq!(checked, MATMUL_CODES);
+        assert_eq!(differ, MATMUL_SINGLE_ROUNDING_MISSES, "{oracle:?}");
+    }
+}
+
+#[test]
+fn matmul_files_cover_the_attention_shapes_and_zero_points() {
+    let fs = matmul_files();
+    let any = |f: &dyn Fn(&MatmulVectors) -> bool| fs.iter().any(|(_, v, _)| f(v));
+    assert!(any(&|v| v.adj_y) && any(&|v| !v.adj_y), "both rhs layouts");
+    assert!(any(&|v| v.k == 1) && any(&|v| v.n >= 129) && any(&|v| v.k >= 127));
+    assert!(any(&|v| v.k % 4 != 0 && v.n % 4 != 0), "no odd shapes");
+    assert!(any(&|v| v.lhs_zero_point == -128 && v.rhs_zero_point == 127));
+    assert!(any(&|v| v.lhs_zero_point == 127 && v.rhs_zero_point == -128));
+    assert!(any(&|v| v.expected_shift > 0), "no real multiplier above 1");
+    for (file, v, _) in &fs {
+        assert!(v.lhs_zero_point != 0 || v.rhs_zero_point != 0 || file.contains("pow2"));
+        let outs = || v.cases.iter().flat_map(|c| c.output.iter().copied());
+        assert!(
+            outs().any(|y| y == -128) || outs().any(|y| y == 127),
+            "{file}: never saturates"
+        );
+        assert_eq!(
+            v.p.runtimes_differ, 0,
+            "{file}: TFLite and TFLite Micro differ"
+        );
+    }
+}
+
+/// One `softmax_*.json`: rows of any length, one input scale, beta 1.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SoftmaxVectors {
+    #[serde(flatten)]
+    p: Provenance,
+    beta: f64,
+    input_scale: f64,
+    input_zero_point: i32,
+    output_scale: f64,
+    output_zero_point: i32,
+    cases: Vec<Case>,
+}
+
+fn softmax_files() -> Vec<(String, SoftmaxVectors, SoftmaxParams)> {
+    let fs: Vec<_> = files("softmax_")
+        .iter()
+        .map(|path| {
+            let (file, v): (String, SoftmaxVectors) = read(path);
+            v.p.check(&file, "SOFTMAX");
+            assert_eq!(
+                QuantParams::new(v.output_scale as f32, v.output_zero_point),
+                SOFTMAX_OUTPUT,
+                "{file}: output quantization"
+            );
+            assert!((-128..=127).contains(&v.input_zero_point), "{file}");
+            for (i, c) in v.cases.iter().enumerate() {
+                assert!(!c.input.is_empty(), "{file}: case {i}: empty row");
+                assert_eq!(c.output.len(), c.input.len(), "{file}: case {i}");
+                assert_eq!(c.tflm_output.len(), c.input.len(), "{file}: case {i}");
+            }
+            let s = f32_scale(&file, "input_scale", v.input_scale);
+            let p = SoftmaxParams::from_input_scale(s, v.beta)
+                .unwrap_or_else(|| panic!("{file}: no softmax parameters for scale {s}"));
+            (file, v, p)
+        })
+        .collect();
+    assert_eq!(fs.len(), SOFTMAX_FILES, "SOFTMAX vector files");
+    fs
+}
+
+/// Runs `f` (one form of the softmax) on every row and compares with both
+/// runtimes, asserting the number of codes.
+/// A form of the int8 softmax, run on one row into `y`.
+type SoftmaxForm<'f> = &'f dyn Fn(&SoftmaxParams, &[i8], &mut [i8]);
+
+fn assert_softmax_bit_for_bit(name: &str, f: SoftmaxForm<'_>) {
+    for oracle in Oracle::BOTH {
+        let (mut checked, mut differ, mut report) = (0, 0, String::new());
+        for (file, v, p) in softmax_files() {
+            for (i, c) in v.cases.iter().enumerate() {
+                let mut y = vec![0i8; c.input.len()];
+                f(&p, &c.input, &mut y);
+                checked += y.len();
+                for (j, (&got, &want)) in y.iter().zip(oracle.outputs(c)).enumerate() {
+                    if got != want {
+                        differ += 1;
+                        if differ <= 10 {
+                            let _ = writeln!(
+                                report,
+                                "  {file}: case {i} (length {}), element {j}: {oracle:?} {want}, got {got}",
+                                c.input.len()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, SOFTMAX_CODES, "{name}: SOFTMAX codes compared");
+        assert_eq!(differ, 0, "{name} vs {oracle:?}:\n{report}");
+    }
+}
+
+#[test]
+fn softmax_i8_matches_tflite_and_tflite_micro_bit_for_bit() {
+    assert_softmax_bit_for_bit("softmax_i8", &|p, x, y| softmax_i8(p, x, y));
+}
+
+#[test]
+fn softmax_i8_with_table_matches_tflite_and_tflite_micro_bit_for_bit() {
+    assert_softmax_bit_for_bit("softmax_i8_with_table", &|p, x, y| {
+        softmax_i8_with_table(&softmax_exp_table(p), x, y)
+    });
+}
+
+#[test]
+fn softmax_files_cover_every_row_length_to_130_and_the_cutoff() {
+    let fs = softmax_files();
+    for n in 1..=130 {
+        assert!(
+            fs.iter()
+                .any(|(_, v, _)| v.cases.iter().any(|c| c.input.len() == n)),
+            "no row of length {n}"
+        );
+    }
+    // Some file cuts elements off at diff_min (they get exactly −128 though
+    // not alone), and some has every difference inside it.
+    assert!(fs.iter().any(|(_, _, p)| p.diff_min > -255));
+    assert!(fs.iter().any(|(_, _, p)| p.diff_min <= -255));
+    for (file, v, _) in &fs {
+        assert_eq!(
+            v.p.runtimes_differ, 0,
+            "{file}: TFLite and TFLite Micro differ"
+        );
+        assert!(
+            v.cases.iter().any(|c| c.output.contains(&127)),
+            "{file}: no certain element"
+        );
+    }
+}
+
+/// One `gather_*.json`: a constant `[rows, width]` table and index lists,
+/// `null` outputs where a runtime refused the indices.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatherVectors {
+    #[serde(flatten)]
+    p: Provenance,
+    rows: usize,
+    width: usize,
+    axis: usize,
+    scale: f64,
+    zero_point: i32,
+    /// Index lists each runtime refused.
+    refused: Refused,
+    table: Vec<Vec<i8>>,
+    cases: Vec<GatherCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refused {
+    tflite: usize,
+    tflm: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatherCase {
+    indices: Vec<i64>,
+    output: Option<Vec<i8>>,
+    tflm_output: Option<Vec<i8>>,
+}
+
+#[test]
+fn gather_i8_matches_tflite_and_tflite_micro_and_refuses_what_they_refuse() {
+    let (mut checked, mut refused, mut n_files) = (0usize, 0usize, 0usize);
+    for path in files("gather_") {
+        let (file, v): (String, GatherVectors) = read(&path);
+        v.p.check(&file, "GATHER");
+        n_files += 1;
+        assert_eq!(v.axis, 0, "{file}: axis");
+        f32_scale(&file, "scale", v.scale);
+        assert!((-128..=127).contains(&v.zero_point), "{file}");
+        assert_eq!(v.table.len(), v.rows, "{file}: table rows");
+        assert!(
+            v.table.iter().all(|r| r.len() == v.width),
+            "{file}: row width"
+        );
+        let table = v.table.concat();
+        let mut row = vec![0i8; v.width];
+        let mut here = 0;
+        for (i, c) in v.cases.iter().enumerate() {
+            // Axon takes usize indices: a negative one never reaches it.
+            let axon: Vec<Result<Vec<i8>, Error>> = c
+                .indices
+                .iter()
+                .map(|&ix| {
+                    let ix = usize::try_from(ix).expect("negative index in the file");
+                    gather_i8(&table, v.width, ix, &mut row).map(|()| row.clone())
+                })
+                .collect();
+            match (&c.output, &c.tflm_output) {
+                (Some(y), Some(y_micro)) => {
+                    assert_eq!(y, y_micro, "{file}: case {i}: the runtimes differ");
+                    let got: Vec<i8> = axon
+                        .into_iter()
+                        .enumerate()
+                        .flat_map(|(k, r)| {
+                            r.unwrap_or_else(|e| panic!("{file}: case {i}, index {k}: {e}"))
+                        })
+                        .collect();
+                    assert_eq!(&got, y, "{file}: case {i}: indices {:?}", c.indices);
+                    checked += got.len();
+                }
+                (None, None) => {
+                    here += 1;
+                    let bad = c.indices.iter().zip(&axon).find(|(_, r)| r.is_err());
+                    let Some((&ix, Err(e))) = bad else {
+                        panic!(
+                            "{file}: case {i}: both runtimes refused {:?}, Axon did not",
+                            c.indices
+                        );
+                    };
+                    assert_eq!(
+                        *e,
+                        Error::IndexOutOfRange {
+                            index: ix as usize,
+                            len: v.rows
+                        },
+                        "{file}: case {i}"
+                    );
+                }
+                _ => panic!("{file}: case {i}: one runtime refused, the other did not"),
+            }
+        }
+        assert_eq!(
+            (here, here),
+            (v.refused.tflite, v.refused.tflm),
+            "{file}: refusals"
+        );
+        assert!(here > 0, "{file}: no out-of-range case");
+        refused += here;
+        assert!(
+            v.cases
+                .iter()
+                .any(|c| c.indices.contains(&0) && c.output.is_some())
+                && v.cases
+                    .iter()
+                    .any(|c| c.indices.contains(&(v.rows as i64 - 1)) && c.output.is_some()),
+            "{file}: first and last rows"
+        );
+    }
+    assert_eq!(n_files, GATHER_FILES, "GATHER vector files");
+    assert_eq!(checked, GATHER_CODES, "GATHER codes compared");
+    assert!(refused >= GATHER_FILES);
 }

@@ -86,8 +86,10 @@ from tflite_arith import (  # noqa: E402
     activation_range,
     add,
     add_params,
+    batch_matmul,
     effective_scale,
     fully_connected,
+    matmul_multiplier,
     mbqm_double,
     mbqm_single,
     quantize_multiplier,
@@ -786,13 +788,512 @@ def generate_add(cfg: AddConfig, out_dir: Path, models_dir: Path | None) -> Path
     return path
 
 
+# ---------------------------------------------------------------------------
+# The language model's ops: BATCH_MATMUL, SOFTMAX, GATHER (int8).
+#
+# These models are written directly as flatbuffers (one operator, the
+# tensors' scales and zero points set by the configuration) rather than
+# converted from Keras: the converter would choose the scales itself and
+# fold or fuse the ops differently from the model of docs/lm.md (an int8
+# BATCH_MATMUL of two activations with adj_y; a SOFTMAX over one row; a
+# GATHER from a constant int8 table). Both runtimes run the flatbuffer as
+# they would a converted one.
+
+
+def lm_model(
+    op: int,
+    version: int,
+    tensors: list[dict],
+    inputs: list[int],
+    outputs: list[int],
+    options_type: int,
+    options,
+) -> bytes:
+    """A one-operator TFLite model. ``tensors``: dicts with shape, type
+    (schema.TensorType), optional quant (scale, zero point), optional data
+    (bytes of a constant buffer); the operator reads ``inputs`` and writes
+    ``outputs`` (tensor indices), which are also the subgraph's non-constant
+    inputs and its outputs."""
+    model = schema.ModelT()
+    model.version = 3
+    model.description = "tools/tflite/gen_vectors.py"
+    code = schema.OperatorCodeT()
+    code.builtinCode = op
+    code.deprecatedBuiltinCode = min(op, 127)
+    code.version = version
+    model.operatorCodes = [code]
+    model.buffers = [schema.BufferT()]  # buffer 0: the empty sentinel
+    sub = schema.SubGraphT()
+    sub.name = "main"
+    sub.tensors = []
+    for i, t in enumerate(tensors):
+        tt = schema.TensorT()
+        tt.name = t.get("name", f"t{i}")
+        tt.shape = list(t["shape"])
+        tt.type = t["type"]
+        buf = schema.BufferT()
+        if "data" in t:
+            buf.data = list(t["data"])
+        model.buffers.append(buf)
+        tt.buffer = len(model.buffers) - 1
+        if "quant" in t:
+            q = schema.QuantizationParametersT()
+            q.scale = [float(np.float32(t["quant"][0]))]
+            q.zeroPoint = [int(t["quant"][1])]
+            tt.quantization = q
+        sub.tensors.append(tt)
+    opr = schema.OperatorT()
+    opr.opcodeIndex = 0
+    opr.inputs = list(inputs)
+    opr.outputs = list(outputs)
+    opr.builtinOptionsType = options_type
+    opr.builtinOptions = options
+    sub.operators = [opr]
+    sub.inputs = [i for i in inputs if "data" not in tensors[i]]
+    sub.outputs = list(outputs)
+    model.subgraphs = [sub]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+class Runtimes:
+    """One model in TFLite (BUILTIN_REF) and TFLite Micro: run(inputs) -> both
+    outputs, or None where a runtime refused (an out-of-range gather index)."""
+
+    def __init__(self, tflite: bytes):
+        self.interp = tf.lite.Interpreter(
+            model_content=tflite,
+            experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF,
+        )
+        self.interp.allocate_tensors()
+        self.inputs = [d["index"] for d in self.interp.get_input_details()]
+        self.output = self.interp.get_output_details()[0]["index"]
+        self.tflm = tflm_runtime.Interpreter.from_bytes(tflite)
+
+    def run(self, xs: list[np.ndarray]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        try:
+            for t, x in zip(self.inputs, xs, strict=True):
+                self.interp.set_tensor(t, x)
+            self.interp.invoke()
+            y = self.interp.get_tensor(self.output).copy()
+        except RuntimeError:
+            y = None
+        try:
+            for i, x in enumerate(xs):
+                self.tflm.set_input(x, i)
+            self.tflm.invoke()
+            y_micro = np.array(self.tflm.get_output(0), copy=True)
+        except RuntimeError:
+            y_micro = None
+        return y, y_micro
+
+
+def provenance(name: str, description: str, op: str) -> dict:
+    return {
+        "name": name,
+        "description": description,
+        "generator": "tools/tflite/gen_vectors.py",
+        "model": "flatbuffer written by the generator (one operator)",
+        "tensorflow_version": tf.__version__,
+        "op_resolver": "BUILTIN_REF",
+        "tflm_version": tflite_micro.__version__,
+        "op": op,
+    }
+
+
+def flat(a) -> list[int]:
+    return np.asarray(a).reshape(-1).tolist()
+
+
+# --- BATCH_MATMUL ---
+
+
+@dataclass(frozen=True)
+class MatmulConfig:
+    """One int8 BATCH_MATMUL: lhs [m, k] × rhs [k, n] (stored [n, k] with adj_y)."""
+
+    name: str
+    m: int
+    k: int
+    n: int
+    adj_y: bool
+    lhs: tuple[float, int]  # (scale, zero point)
+    rhs: tuple[float, int]
+    output_zero_point: int
+    seed: int
+    # The output scale; None: chosen from the sampled products so that a few
+    # per cent of the outputs saturate at each end.
+    output_scale: float | None = None
+    description: str = ""
+
+
+MATMUL_CONFIGS = [
+    MatmulConfig("bmm_qk_1x16x1", 1, 16, 1, True, (0.05, 3), (0.04, -5), 10, 31,
+                 description="scores of the first position: one query, one key, head width 16"),
+    MatmulConfig("bmm_qk_1x16x130", 1, 16, 130, True, (0.031, -7), (0.047, 12), -3, 32,
+                 description="one query against 130 keys (past the 128 context), head width 16"),
+    MatmulConfig("bmm_qk_3x5x17", 3, 5, 17, True, (0.11, 20), (0.023, -31), 0, 33,
+                 description="odd shapes: 3 queries, width 5, 17 keys"),
+    MatmulConfig("bmm_qk_8x40x9_zp_extreme", 8, 40, 9, True, (0.02, -128), (0.03, 127), -128,
+                 34, description="zero points at the int8 ends: lhs -128, rhs 127, output -128"),
+    MatmulConfig("bmm_qk_2x1x7", 2, 1, 7, True, (0.5, 1), (0.25, -1), 2, 35,
+                 description="depth 1: every output is one product"),
+    MatmulConfig("bmm_qk_2x7x129_zp_extreme", 2, 7, 129, True, (0.07, 127), (0.015, -128), 127,
+                 36, description="zero points at the other ends: lhs 127, rhs -128, output 127"),
+    MatmulConfig("bmm_pv_1x1x16", 1, 1, 16, False, (1 / 256, -128), (0.05, 4), -2, 37,
+                 description="attention-weighted values at the first position: weights "
+                 "(softmax codes, scale 1/256, zero point -128) [1, 1] x values [1, 16]"),
+    MatmulConfig("bmm_pv_1x130x16", 1, 130, 16, False, (1 / 256, -128), (0.06, -9), 5, 38,
+                 description="softmax weights over 130 positions x values [130, 16]"),
+    MatmulConfig("bmm_pv_4x33x7", 4, 33, 7, False, (1 / 256, -128), (0.09, 17), -1, 39,
+                 description="odd shapes: [4, 33] x [33, 7]"),
+    MatmulConfig("bmm_pv_2x127x5", 2, 127, 5, False, (0.013, 60), (0.021, -100), 33, 40,
+                 description="[2, 127] x [127, 5], zero points 60 and -100"),
+    MatmulConfig("bmm_pv_2x9x40_pow2_ties", 2, 9, 40, False, (0.0625, 0), (0.03125, 0), 0, 41,
+                 output_scale=0.125,
+                 description="power-of-two scales: real multiplier 2^-6, so every accumulator "
+                 "32 mod 64 is an exact tie, which double and single rounding send apart when "
+                 "negative"),
+]
+
+MATMUL_CODE_BUDGET = 2_000  # input and output codes per file, about
+MATMUL_MIN_CASES = 4  # two edge cases and two random ones at least
+
+
+def matmul_cases(
+    cfg: MatmulConfig, rng: np.random.Generator
+) -> tuple[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """(number of edge cases, cases). Edge operands first (all −128 and all
+    127 in the four combinations, the lhs zero point against 127, alternating
+    extremes; only the first two for large shapes), then random ones:
+    uniform, mostly saturated, small around the zero points; and, for
+    softmax-like lhs (zero point −128), rows that sum to about 256 codes
+    above the zero point, like real attention weights."""
+    m, k, n = cfg.m, cfg.k, cfg.n
+    rshape = (n, k) if cfg.adj_y else (k, n)
+    per_case = m * k + k * n + 2 * m * n
+    count = max(MATMUL_MIN_CASES, min(40, MATMUL_CODE_BUDGET // per_case))
+    full = lambda shape, v: np.full(shape, v)  # noqa: E731
+    edges = [
+        (full((m, k), -128), full(rshape, -128)),
+        (full((m, k), 127), full(rshape, 127)),
+        (full((m, k), -128), full(rshape, 127)),
+        (full((m, k), 127), full(rshape, -128)),
+        (full((m, k), cfg.lhs[1]), full(rshape, 127)),
+        (np.resize([-128, 127], (m, k)), np.resize([127, -128], rshape)),
+    ]
+    # Large shapes keep fewer edge cases (the most extreme first) and two random ones.
+    cases = edges[: max(2, min(len(edges), count - 2))]
+    n_edges = len(cases)
+    while len(cases) < count:
+        kind = len(cases) % 4
+        if kind == 0:
+            l, r = rng.integers(-128, 128, (m, k)), rng.integers(-128, 128, rshape)
+        elif kind == 1:
+            l = rng.choice([-128, 127, -127, 126], (m, k))
+            r = rng.choice([-128, 127, -127, 126], rshape)
+        elif kind == 2:
+            l = np.clip(cfg.lhs[1] + rng.integers(-6, 7, (m, k)), -128, 127)
+            r = np.clip(cfg.rhs[1] + rng.integers(-6, 7, rshape), -128, 127)
+        else:
+            if cfg.lhs[1] == -128:
+                # Attention weights: non-negative probabilities summing to ~1.
+                p = rng.dirichlet(np.full(k, 0.3), m)
+                l = np.clip(np.round(p * 256) - 128, -128, 127)
+            else:
+                l = rng.integers(-128, 128, (m, k))
+            r = rng.normal(cfg.rhs[1], 40, rshape).round().clip(-128, 127)
+        cases.append((l, r))
+    return n_edges, [(np.asarray(l, dtype=np.int8), np.asarray(r, dtype=np.int8)) for l, r in cases]
+
+
+def generate_matmul(cfg: MatmulConfig, out_dir: Path, models_dir: Path | None) -> Path:
+    rng = np.random.default_rng(cfg.seed)
+    n_edges, cases = matmul_cases(cfg, rng)
+    (s_l, zp_l), (s_r, zp_r) = cfg.lhs, cfg.rhs
+    s_l, s_r = float(np.float32(s_l)), float(np.float32(s_r))
+    if cfg.output_scale is None:
+        acc = np.concatenate([
+            ((l.astype(np.int64) - zp_l) @ ((r.T if cfg.adj_y else r).astype(np.int64) - zp_r))
+            .ravel()
+            for l, r in cases[n_edges:]
+        ])
+        # The random cases' median magnitude at ±60 codes: the largest of them
+        # saturate, and so do most edge cases.
+        s_out = float(np.float32(s_l * s_r * max(np.median(np.abs(acc)), 1) / 60))
+    else:
+        s_out = float(np.float32(cfg.output_scale))
+    zp_out = cfg.output_zero_point
+    rshape = [cfg.n, cfg.k] if cfg.adj_y else [cfg.k, cfg.n]
+    opts = schema.BatchMatMulOptionsT()
+    opts.adjX, opts.adjY, opts.asymmetricQuantizeInputs = False, cfg.adj_y, False
+    i8 = schema.TensorType.INT8
+    tflite = lm_model(
+        schema.BuiltinOperator.BATCH_MATMUL, 2,
+        [
+            {"name": "lhs", "shape": [cfg.m, cfg.k], "type": i8, "quant": (s_l, zp_l)},
+            {"name": "rhs", "shape": rshape, "type": i8, "quant": (s_r, zp_r)},
+            {"name": "out", "shape": [cfg.m, cfg.n], "type": i8, "quant": (s_out, zp_out)},
+        ],
+        [0, 1], [2], schema.BuiltinOptions.BatchMatMulOptions, opts,
+    )
+    if models_dir is not None:
+        (models_dir / f"{cfg.name}.tflite").write_bytes(tflite)
+    rt = Runtimes(tflite)
+    mult, shift = matmul_multiplier(s_l, s_r, s_out)
+    mismatches = {r: {"double": 0, "single": 0} for r in ("tflite", "tflm")}
+    out_cases, outputs = [], set()
+    for l, r in cases:
+        y, y_micro = rt.run([l, r])
+        assert y is not None and y_micro is not None, cfg.name
+        outputs.update(flat(y))
+        out_cases.append({"lhs": flat(l), "rhs": flat(r), "output": flat(y),
+                          "tflm_output": flat(y_micro)})
+        for mode, mbqm in (("double", mbqm_double), ("single", mbqm_single)):
+            ref = np.array(batch_matmul(l, r, cfg.adj_y, zp_l, zp_r, zp_out, mult, shift, mbqm))
+            for name, got in (("tflite", y), ("tflm", y_micro)):
+                mismatches[name][mode] += int(np.count_nonzero(ref != got))
+    rounding = decide_rounding(cfg.name, mismatches)
+    doc = provenance(cfg.name, cfg.description, "BATCH_MATMUL")
+    doc.update({
+        "m": cfg.m, "k": cfg.k, "n": cfg.n, "adj_x": False, "adj_y": cfg.adj_y,
+        "lhs_scale": s_l, "lhs_zero_point": zp_l, "rhs_scale": s_r, "rhs_zero_point": zp_r,
+        "output_scale": s_out, "output_zero_point": zp_out,
+        "expected_multiplier": mult, "expected_shift": shift,
+    })
+    doc.update(rounding_fields(rounding, mismatches))
+    doc["cases"] = out_cases
+    return finish(doc, out_dir, f"scales {s_l:.4g}*{s_r:.4g}->{s_out:.4g}, M {mult} shift "
+                  f"{shift}, clamps hit {[v for v in (-128, 127) if v in outputs]}, rounding "
+                  f"{rounding}, mismatches {mismatches}")
+
+
+def decide_rounding(name: str, mismatches: dict) -> dict[str, str]:
+    """Which requantization rounding reproduces each runtime; stops if neither."""
+    rounding = {}
+    for rt, counts in mismatches.items():
+        exact = [mode for mode, n in counts.items() if n == 0]
+        if not exact:
+            raise SystemExit(f"{name}: neither rounding reproduces {rt} ({counts})")
+        rounding[rt] = exact[0] if len(exact) == 1 else "either"
+    return rounding
+
+
+def rounding_fields(rounding: dict, mismatches: dict) -> dict:
+    return {
+        "requantization_rounding": rounding["tflite"],
+        "double_rounding_mismatches": mismatches["tflite"]["double"],
+        "single_rounding_mismatches": mismatches["tflite"]["single"],
+        "tflm_requantization_rounding": rounding["tflm"],
+        "tflm_double_rounding_mismatches": mismatches["tflm"]["double"],
+        "tflm_single_rounding_mismatches": mismatches["tflm"]["single"],
+    }
+
+
+def finish(doc: dict, out_dir: Path, summary: str) -> Path:
+    """Writes the file, counting the codes where the two runtimes differ."""
+    differ = sum(
+        int(a != b)
+        for c in doc["cases"] if c.get("output") is not None
+        for a, b in zip(c["output"], c["tflm_output"])
+    )
+    doc["runtimes_differ"] = differ
+    doc["cases"] = doc.pop("cases")  # last, for readable diffs
+    path = out_dir / f"{doc['name']}.json"
+    write_json(doc, path)
+    print(f"{path}: {len(doc['cases'])} cases, {summary}, TFLite vs TFLite Micro differ on "
+          f"{differ} codes, {path.stat().st_size} bytes")
+    return path
+
+
+# --- SOFTMAX ---
+
+
+@dataclass(frozen=True)
+class SoftmaxConfig:
+    """int8 SOFTMAX (beta 1) over rows of the given lengths at one input scale."""
+
+    name: str
+    input_scale: float
+    input_zero_point: int
+    lengths: tuple[int, ...]
+    rows_per_length: int
+    seed: int
+    description: str = ""
+
+
+SOME_LENGTHS = (1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 127, 128, 129, 130)
+
+SOFTMAX_CONFIGS = [
+    SoftmaxConfig("softmax_all_lengths_s0.1", 0.1, 0, tuple(range(1, 131)), 1, 51,
+                  description="every row length 1..=130 (the causal prefixes of a 128-token "
+                  "context and past it), input scale 0.1 (scores within +-12.8)"),
+    SoftmaxConfig("softmax_s0.0625", 0.0625, -5, SOME_LENGTHS, 1, 52,
+                  description="input scale 1/16, an exact power of two"),
+    SoftmaxConfig("softmax_s0.0039", 0.0039, 17, SOME_LENGTHS, 1, 53,
+                  description="input scale 0.0039: the whole int8 range spans one unit of "
+                  "score, no element falls below diff_min"),
+    SoftmaxConfig("softmax_s0.37", 0.37, -128, SOME_LENGTHS, 1, 54,
+                  description="input scale 0.37: diff_min -62, elements further below the "
+                  "maximum are 0"),
+    SoftmaxConfig("softmax_s1.3", 1.3, 127, SOME_LENGTHS, 1, 55,
+                  description="input scale 1.3: diff_min -15, most of a random row is 0"),
+]
+
+
+def softmax_rows(n: int, rows: int, first: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Rows of length n, their kind cycling from ``first``: uniform codes,
+    all equal, one 127 among −128, a small spread, the two extremes, one
+    element far above the rest, a ramp, scores like attention's (normal)."""
+    out = []
+    for r in range(rows):
+        kind = (first + r) % 8
+        if kind == 0:
+            x = rng.integers(-128, 128, n)
+        elif kind == 1:
+            x = np.full(n, rng.integers(-128, 128))
+        elif kind == 2:
+            x = np.full(n, -128)
+            x[rng.integers(n)] = 127
+        elif kind == 3:
+            x = rng.integers(-3, 4, n) + rng.integers(-100, 100)
+        elif kind == 4:
+            x = rng.choice([-128, 127], n)
+        elif kind == 5:
+            x = rng.integers(-128, -60, n)
+            x[rng.integers(n)] = rng.integers(0, 128)
+        elif kind == 6:
+            x = np.linspace(-128, 127, n).round() if n > 1 else np.array([5])
+        else:
+            x = rng.normal(0, 40, n).round()
+        out.append(np.asarray(np.clip(x, -128, 127), dtype=np.int8))
+    return out
+
+
+def generate_softmax(cfg: SoftmaxConfig, out_dir: Path, models_dir: Path | None) -> Path:
+    rng = np.random.default_rng(cfg.seed)
+    s_in = float(np.float32(cfg.input_scale))
+    opts = schema.SoftmaxOptionsT()
+    opts.beta = 1.0
+    i8 = schema.TensorType.INT8
+    cases = []
+    for j, n in enumerate(cfg.lengths):
+        tflite = lm_model(
+            schema.BuiltinOperator.SOFTMAX, 2,
+            [
+                {"name": "x", "shape": [1, n], "type": i8, "quant": (s_in, cfg.input_zero_point)},
+                {"name": "y", "shape": [1, n], "type": i8, "quant": (1 / 256, -128)},
+            ],
+            [0], [1], schema.BuiltinOptions.SoftmaxOptions, opts,
+        )
+        if models_dir is not None and n == cfg.lengths[-1]:
+            (models_dir / f"{cfg.name}.tflite").write_bytes(tflite)
+        rt = Runtimes(tflite)
+        for x in softmax_rows(n, cfg.rows_per_length, j * cfg.rows_per_length, rng):
+            y, y_micro = rt.run([x[None, :]])
+            assert y is not None and y_micro is not None, cfg.name
+            cases.append({"input": flat(x), "output": flat(y), "tflm_output": flat(y_micro)})
+    doc = provenance(cfg.name, cfg.description, "SOFTMAX")
+    doc.update({
+        "beta": 1.0, "input_scale": s_in, "input_zero_point": cfg.input_zero_point,
+        "output_scale": 1 / 256, "output_zero_point": -128,
+    })
+    doc["cases"] = cases
+    codes = sum(len(c["input"]) for c in cases)
+    return finish(doc, out_dir, f"{codes} codes, lengths {cfg.lengths[0]}..={cfg.lengths[-1]}")
+
+
+# --- GATHER ---
+
+
+@dataclass(frozen=True)
+class GatherConfig:
+    """int8 GATHER (axis 0) of rows from a constant [rows, width] table."""
+
+    name: str
+    rows: int
+    width: int
+    quant: tuple[float, int]
+    seed: int
+    description: str = ""
+
+
+GATHER_CONFIGS = [
+    GatherConfig("gather_65x64", 65, 64, (0.02, -3), 61,
+                 description="a token embedding of the default model: 65 rows of 64"),
+    GatherConfig("gather_256x3", 256, 3, (0.1, 0), 62,
+                 description="the largest vocabulary (256 rows), narrow rows"),
+    GatherConfig("gather_1x130", 1, 130, (0.007, 127), 63,
+                 description="one row of 130, zero point 127"),
+    GatherConfig("gather_7x1", 7, 1, (1.5, -128), 64,
+                 description="rows of one element, zero point -128"),
+]
+
+
+def generate_gather(cfg: GatherConfig, out_dir: Path, models_dir: Path | None) -> Path:
+    rng = np.random.default_rng(cfg.seed)
+    table = rng.integers(-128, 128, (cfg.rows, cfg.width))
+    table.flat[0], table.flat[-1] = -128, 127  # both ends of int8 in every table
+    table = table.astype(np.int8)
+    last = cfg.rows - 1
+    index_lists = [[0], [last], [last, 0, last], [0] * 3]
+    if cfg.rows <= 256 and cfg.rows * cfg.width <= 1024:
+        index_lists.append(list(range(cfg.rows)))  # every row, in order
+    index_lists += [rng.integers(0, cfg.rows, 3).tolist() for _ in range(3)]
+    # Out of range: both runtimes must refuse, and so must Axon.
+    index_lists += [[cfg.rows], [0, cfg.rows + 1000]]
+    opts = schema.GatherOptionsT()
+    opts.axis, opts.batchDims = 0, 0
+    i8, i32 = schema.TensorType.INT8, schema.TensorType.INT32
+    cases = []
+    errors = {"tflite": 0, "tflm": 0}
+    for idx in index_lists:
+        tflite = lm_model(
+            schema.BuiltinOperator.GATHER, 2,
+            [
+                {"name": "table", "shape": [cfg.rows, cfg.width], "type": i8, "quant": cfg.quant,
+                 "data": table.tobytes()},
+                {"name": "indices", "shape": [len(idx)], "type": i32},
+                {"name": "rows", "shape": [len(idx), cfg.width], "type": i8, "quant": cfg.quant},
+            ],
+            [0, 1], [2], schema.BuiltinOptions.GatherOptions, opts,
+        )
+        if models_dir is not None and idx == [last]:
+            (models_dir / f"{cfg.name}.tflite").write_bytes(tflite)
+        y, y_micro = Runtimes(tflite).run([np.asarray(idx, dtype=np.int32)])
+        in_range = all(0 <= i < cfg.rows for i in idx)
+        for name, got in (("tflite", y), ("tflm", y_micro)):
+            if got is None:
+                errors[name] += 1
+                if in_range:
+                    raise SystemExit(f"{cfg.name}: {name} refused in-range indices {idx}")
+            elif not in_range:
+                raise SystemExit(f"{cfg.name}: {name} accepted out-of-range indices {idx}")
+            elif not np.array_equal(got, table[idx]):
+                raise SystemExit(f"{cfg.name}: {name} did not copy rows {idx}")
+        cases.append({
+            "indices": idx,
+            "output": None if y is None else flat(y),
+            "tflm_output": None if y_micro is None else flat(y_micro),
+        })
+    doc = provenance(cfg.name, cfg.description, "GATHER")
+    doc.update({
+        "rows": cfg.rows, "width": cfg.width, "axis": 0, "scale": float(np.float32(cfg.quant[0])),
+        "zero_point": cfg.quant[1], "refused": errors,
+        "table": table.tolist(),
+    })
+    doc["cases"] = cases
+    return finish(doc, out_dir, f"{len(cases)} index lists, refused {errors}")
+
+
 def write_json(doc: dict, path: Path) -> None:
     """Compact JSON with one weight row and one case per line, for readable diffs."""
     lines = ["{"]
     items = list(doc.items())
     for i, (k, v) in enumerate(items):
         comma = "," if i + 1 < len(items) else ""
-        if k in ("weights", "cases"):
+        if k in ("weights", "cases", "table"):
             rows = [json.dumps(r, separators=(",", ":")) for r in v]
             body = ",\n    ".join(rows)
             lines.append(f'  "{k}": [\n    {body}\n  ]{comma}')
@@ -818,7 +1319,10 @@ def main() -> int:
     )
     args = ap.parse_args()
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    known = [c.name for c in (*CONFIGS, *ADD_CONFIGS)]
+    lm_ops = [(c, generate_matmul) for c in MATMUL_CONFIGS]
+    lm_ops += [(c, generate_softmax) for c in SOFTMAX_CONFIGS]
+    lm_ops += [(c, generate_gather) for c in GATHER_CONFIGS]
+    known = [c.name for c in (*CONFIGS, *ADD_CONFIGS)] + [c.name for c, _ in lm_ops]
     unknown = [n for n in args.only or [] if n not in known]
     if unknown:
         ap.error(f"no configuration named {unknown}; known: {known}")
@@ -830,6 +1334,9 @@ def main() -> int:
     for add_cfg in ADD_CONFIGS:
         if not args.only or add_cfg.name in args.only:
             generate_add(add_cfg, args.out_dir, args.save_models)
+    for lm_cfg, gen in lm_ops:
+        if not args.only or lm_cfg.name in args.only:
+            gen(lm_cfg, args.out_dir, args.save_models)
     return 0
 
 

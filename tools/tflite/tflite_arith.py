@@ -178,3 +178,28 @@ def add(x1, x2, zp1, zp2, zp_out, p, act_min, act_max, mbqm):
         raw = mbqm(raw_sum, p["output_multiplier"], p["output_shift"]) + zp_out
         out.append(min(max(raw, act_min), act_max))
     return out
+
+
+# ---------------------------------------------------------------------------
+# BATCH_MATMUL (int8, both operands activations): batch_matmul.cc Prepare and
+# reference_ops::BatchMatMul, which TFLite and TFLite Micro share.
+
+
+def matmul_multiplier(s_lhs: float, s_rhs: float, s_out: float) -> tuple[int, int]:
+    """GetQuantizedConvolutionMultipler (no bias), then QuantizeMultiplier:
+    (double)s_lhs * (double)s_rhs / (double)s_out."""
+    return quantize_multiplier(effective_scale(s_lhs, s_rhs, s_out))
+
+
+def batch_matmul(lhs, rhs, adj_y, zp_lhs, zp_rhs, zp_out, mult, shift, mbqm):
+    """One [m, k] × [k, n] int8 product (rhs stored [n, k] when ``adj_y``), in
+    Python integers: acc = Σ (lhs − zp_lhs)(rhs − zp_rhs), then
+    ``mbqm(acc, mult, shift) + zp_out`` clamped to int8. |acc| ≤ k·255², so
+    int32 holds it for k < 33 025."""
+    l = np.asarray(lhs, dtype=np.int64) - zp_lhs
+    r = np.asarray(rhs, dtype=np.int64) - zp_rhs
+    acc = l @ (r.T if adj_y else r)
+    return [
+        [min(max(mbqm(int(a), mult, shift) + zp_out, -128), 127) for a in row]
+        for row in acc.tolist()
+    ]
