@@ -283,7 +283,7 @@ pub fn weight_macs(s: &axon_core::lm::Shape) -> usize {
 
 /// Links `generate` for the STM32F411CE and prints its memory.
 fn board_link(lm_dir: &str, blob_len: usize) -> Result<()> {
-    let sub = "target-board";
+    let sub = "target/board";
     cargo_fw(
         &[
             "build",

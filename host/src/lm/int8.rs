@@ -384,12 +384,12 @@ pub fn int8_loss(model: &LmModel<'_>, tokens: &[u8], windows: usize) -> Result<f
 
 #[cfg(test)]
 mod tests {
-    use axon_core::lm::{Generator, Sampler};
     use super::*;
     use crate::lm::quantize::{quantize, QuantizeOptions};
     use crate::lm::{LmConfig, LmParams, Vocab};
     use crate::train::rng::Rng;
     use axon_core::lm::LmBlobError;
+    use axon_core::lm::{Generator, Sampler};
 
     fn tiny_cfg() -> LmConfig {
         LmConfig {
